@@ -1,0 +1,102 @@
+"""The asyncio client: ``K12AIClient``'s methods as coroutines over ``grpc.aio``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf import message
+
+from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platform_pb2_grpc
+from k12ai_client._calls import ClientConfig, SeedBody, as_request, check_reply
+from k12ai_client._errors import WatchError, from_rpc_error
+from k12ai_client._watch import WatchItem, WatchState
+
+
+class AsyncK12AIClient:
+    def __init__(
+        self, config: ClientConfig | None = None, *, channel: grpc.aio.Channel | None = None
+    ) -> None:
+        self.config = config or ClientConfig()
+        self._channel = channel or grpc.aio.insecure_channel(self.config.target)
+        self._framework = framework_pb2_grpc.FrameworkStub(self._channel)
+        self._platform = platform_pb2_grpc.PlatformStub(self._channel)
+
+    @classmethod
+    async def connect(cls, target: str, **config: Any) -> AsyncK12AIClient:
+        client = cls(ClientConfig(target=target, **config))
+        await client._channel.channel_ready()
+        return client
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncK12AIClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def train(self, request: SeedBody) -> framework_pb2.TrainResponse:
+        return await self._seed_call(self._framework.Train, "Train", request)  # type: ignore[no-any-return]
+
+    async def evaluate(self, request: SeedBody) -> framework_pb2.EvaluateResponse:
+        return await self._seed_call(self._framework.Evaluate, "Evaluate", request)  # type: ignore[no-any-return]
+
+    async def predict(self, request: SeedBody) -> framework_pb2.PredictResponse:
+        return await self._seed_call(self._framework.Predict, "Predict", request)  # type: ignore[no-any-return]
+
+    async def stats(self, request: SeedBody) -> platform_pb2.StatsResponse:
+        return await self._seed_call(self._platform.Stats, "Stats", request)  # type: ignore[no-any-return]
+
+    async def control(self, request: SeedBody) -> platform_pb2.ControlResponse:
+        return await self._seed_call(self._platform.Control, "Control", request)  # type: ignore[no-any-return]
+
+    async def get_job(self, job_id: str) -> framework_pb2.Job:
+        reply = await self._call(self._framework.GetJob, framework_pb2.GetJobRequest(job_id=job_id))
+        return reply.job  # type: ignore[no-any-return]
+
+    async def list_jobs(
+        self, *, user: str = "", service_uuid: str = "", states: list[str] | None = None, limit: int = 0
+    ) -> list[framework_pb2.Job]:
+        request = framework_pb2.ListJobsRequest(
+            user=user, service_uuid=service_uuid, states=states or [], limit=limit
+        )
+        return list((await self._call(self._framework.ListJobs, request)).jobs)
+
+    async def watch(self, state: WatchState | None = None, **filters: Any) -> AsyncIterator[WatchItem]:
+        """As ``K12AIClient.watch``."""
+        state = state or WatchState(**filters)
+        failures = 0
+        while not state.ended:
+            try:
+                async for response in self._framework.Watch(state.request(), metadata=self.config.metadata):
+                    failures = 0
+                    item = state.take(response)
+                    if item is not None:
+                        yield item
+                    if state.ended:
+                        return
+            except grpc.RpcError as exc:
+                err = from_rpc_error(exc)
+                failures += 1
+                if err.status != grpc.StatusCode.UNAVAILABLE or failures > self.config.watch_retries:
+                    raise WatchError(err.status, err.details) from exc
+                await asyncio.sleep(self.config.watch_retry_backoff_s * failures)
+                continue
+            if not state.job_id:
+                return
+            failures += 1
+            if failures > self.config.watch_retries:
+                raise WatchError(grpc.StatusCode.UNAVAILABLE, "watch closed before the job ended")
+
+    async def _seed_call(self, method: Any, rpc: str, request: SeedBody) -> Any:
+        return check_reply(await self._call(method, as_request(rpc, request, self.config.user)))
+
+    async def _call(self, method: Any, request: message.Message) -> Any:
+        try:
+            return await method(request, timeout=self.config.timeout_s, metadata=self.config.metadata)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc

@@ -1,0 +1,47 @@
+"""One exception root for everything the client raises."""
+
+from __future__ import annotations
+
+import grpc
+
+from k12ai_api.v1 import common_pb2
+
+
+class K12AIError(Exception):
+    """Root of every k12ai client error."""
+
+
+class ReplyError(K12AIError):
+    """The server answered with a reply code other than success (or queued)."""
+
+    def __init__(self, code: int, descr: str, message: str) -> None:
+        super().__init__(f"{code} {descr}: {message}")
+        self.code = code
+        self.descr = descr
+        self.message = message
+
+    @property
+    def code_name(self) -> str:
+        try:
+            return common_pb2.ReplyCode.Name(self.code)  # type: ignore[arg-type]
+        except ValueError:
+            return str(self.code)
+
+
+class RPCError(K12AIError):
+    """The call itself failed (unreachable server, permission, cancelled, ...)."""
+
+    def __init__(self, status: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"{status.name}: {details}")
+        self.status = status
+        self.details = details
+
+
+class WatchError(RPCError):
+    """A watch stream failed and could not be resumed."""
+
+
+def from_rpc_error(exc: grpc.RpcError) -> RPCError:
+    status = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    return RPCError(status, details or "")

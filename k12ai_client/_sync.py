@@ -1,0 +1,109 @@
+"""The blocking client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+from google.protobuf import message
+
+from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platform_pb2_grpc
+from k12ai_client._calls import ClientConfig, SeedBody, as_request, check_reply
+from k12ai_client._errors import WatchError, from_rpc_error
+from k12ai_client._watch import WatchItem, WatchState
+
+
+class K12AIClient:
+    """Blocking client. Requests are messages or seed-shaped dicts, e.g.
+    ``client.train({"op": "train.start", "user": "test", "service_name": "k12ml", ...})``.
+
+    A reply whose code is neither success nor queued raises ``ReplyError``.
+    """
+
+    def __init__(self, config: ClientConfig | None = None, *, channel: grpc.Channel | None = None) -> None:
+        self.config = config or ClientConfig()
+        self._channel = channel or grpc.insecure_channel(self.config.target)
+        self._framework = framework_pb2_grpc.FrameworkStub(self._channel)
+        self._platform = platform_pb2_grpc.PlatformStub(self._channel)
+
+    @classmethod
+    def connect(cls, target: str, **config: Any) -> K12AIClient:
+        return cls(ClientConfig(target=target, **config))
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> K12AIClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def train(self, request: SeedBody) -> framework_pb2.TrainResponse:
+        return self._seed_call(self._framework.Train, "Train", request)  # type: ignore[no-any-return]
+
+    def evaluate(self, request: SeedBody) -> framework_pb2.EvaluateResponse:
+        return self._seed_call(self._framework.Evaluate, "Evaluate", request)  # type: ignore[no-any-return]
+
+    def predict(self, request: SeedBody) -> framework_pb2.PredictResponse:
+        return self._seed_call(self._framework.Predict, "Predict", request)  # type: ignore[no-any-return]
+
+    def stats(self, request: SeedBody) -> platform_pb2.StatsResponse:
+        return self._seed_call(self._platform.Stats, "Stats", request)  # type: ignore[no-any-return]
+
+    def control(self, request: SeedBody) -> platform_pb2.ControlResponse:
+        return self._seed_call(self._platform.Control, "Control", request)  # type: ignore[no-any-return]
+
+    def get_job(self, job_id: str) -> framework_pb2.Job:
+        reply = self._call(self._framework.GetJob, framework_pb2.GetJobRequest(job_id=job_id))
+        return reply.job  # type: ignore[no-any-return]
+
+    def list_jobs(
+        self, *, user: str = "", service_uuid: str = "", states: list[str] | None = None, limit: int = 0
+    ) -> list[framework_pb2.Job]:
+        request = framework_pb2.ListJobsRequest(
+            user=user, service_uuid=service_uuid, states=states or [], limit=limit
+        )
+        return list(self._call(self._framework.ListJobs, request).jobs)
+
+    def watch(self, state: WatchState | None = None, **filters: Any) -> Iterator[WatchItem]:
+        """Events (and the final ``JobEnd`` of a job watch), resuming after dropped connections.
+
+        ``filters`` are WatchState fields: job_id, user, service_uuid, op, types,
+        last_seq (resume after it), heartbeats. Raises ``WatchError`` when the
+        stream fails for good: an early end never looks like success.
+        """
+        state = state or WatchState(**filters)
+        failures = 0
+        while not state.ended:
+            try:
+                for response in self._framework.Watch(state.request(), metadata=self.config.metadata):
+                    failures = 0
+                    item = state.take(response)
+                    if item is not None:
+                        yield item
+                    if state.ended:
+                        return
+            except grpc.RpcError as exc:
+                err = from_rpc_error(exc)
+                failures += 1
+                if err.status != grpc.StatusCode.UNAVAILABLE or failures > self.config.watch_retries:
+                    raise WatchError(err.status, err.details) from exc
+                time.sleep(self.config.watch_retry_backoff_s * failures)
+                continue
+            if not state.job_id:
+                return  # an open-ended watch ends when the server ends it
+            failures += 1  # a job watch closed before its end: resume
+            if failures > self.config.watch_retries:
+                raise WatchError(grpc.StatusCode.UNAVAILABLE, "watch closed before the job ended")
+
+    def _seed_call(self, method: Any, rpc: str, request: SeedBody) -> Any:
+        return check_reply(self._call(method, as_request(rpc, request, self.config.user)))
+
+    def _call(self, method: Any, request: message.Message) -> Any:
+        try:
+            return method(request, timeout=self.config.timeout_s, metadata=self.config.metadata)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc

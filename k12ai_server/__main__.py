@@ -1,0 +1,3 @@
+from k12ai_server.cli import main
+
+main()

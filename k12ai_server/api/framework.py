@@ -1,0 +1,167 @@
+"""The Framework service: the seed's /k12ai/framework/{train,evaluate,predict}, Watch and job queries."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
+from k12ai_server.api import replies
+from k12ai_server.api.convert import event_message, job_message
+from k12ai_server.api.replies import ApiError
+from k12ai_server.api.requests import SeedRequest, check_under_roots, params_dict, require, require_op
+from k12ai_server.events.filter import EventFilter
+from k12ai_server.events.log import EventLog
+from k12ai_server.events.record import EventRecord
+from k12ai_server.events.watch import Heartbeat, JobEnd, WatchRequest, follow
+from k12ai_server.jobs.model import JobIdentity, JobKind, JobState
+from k12ai_server.jobs.service import JobNotFoundError, JobService
+from k12ai_server.jobs.store import JobAlreadyLiveError
+from k12ai_worker import frameworks
+from k12ai_worker.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+Reply = TypeVar(
+    "Reply", framework_pb2.TrainResponse, framework_pb2.EvaluateResponse, framework_pb2.PredictResponse
+)
+
+
+class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
+    def __init__(
+        self, *, jobs: JobService, events: EventLog, data_roots: Sequence[Path], heartbeat_s: float
+    ) -> None:
+        self._jobs = jobs
+        self._events = events
+        self._data_roots = data_roots
+        self._heartbeat_s = heartbeat_s
+
+    async def Train(  # noqa: N802 (gRPC method names)
+        self, request: framework_pb2.TrainRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> framework_pb2.TrainResponse:
+        return await self._handle(JobKind.TRAIN, request, framework_pb2.TrainResponse)
+
+    async def Evaluate(  # noqa: N802
+        self, request: framework_pb2.EvaluateRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> framework_pb2.EvaluateResponse:
+        return await self._handle(JobKind.EVALUATE, request, framework_pb2.EvaluateResponse)
+
+    async def Predict(  # noqa: N802
+        self, request: framework_pb2.PredictRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> framework_pb2.PredictResponse:
+        return await self._handle(JobKind.PREDICT, request, framework_pb2.PredictResponse)
+
+    async def _handle(self, kind: JobKind, request: SeedRequest, reply: Callable[..., Reply]) -> Reply:
+        try:
+            code, message, job_id = await self._dispatch(kind, request)
+        except ApiError as err:
+            return reply(code=err.code, descr=err.descr, message=err.message)
+        return reply(code=code, descr=replies.DESCR[code], message=message, job_id=job_id)
+
+    async def _dispatch(self, kind: JobKind, request: SeedRequest) -> tuple[int, str, str]:
+        require(request, "op", "user", "service_name", "service_uuid")
+        endpoint = f"/k12ai/framework/{kind.value}"
+        op = require_op(request, (f"{kind.value}.start", f"{kind.value}.stop"), endpoint)
+        known = frameworks.names()
+        if request.service_name not in known:
+            raise ApiError(
+                replies.UNKNOWN_SERVICE,
+                f"unknown service_name {request.service_name!r}; expected one of {', '.join(known)}",
+            )
+        ident = JobIdentity(
+            user=request.user, service_name=request.service_name, service_uuid=request.service_uuid, kind=kind
+        )
+        if op.endswith(".stop"):
+            return await self._stop(ident, op)
+        return await self._start(ident, op, params_dict(request))
+
+    async def _start(self, ident: JobIdentity, op: str, params: dict[str, Any]) -> tuple[int, str, str]:
+        if not params:
+            raise ApiError(replies.MISSING_FIELD, "missing mandatory field 'service_params'")
+        framework = frameworks.load(ident.service_name)
+        kind = ident.kind.value
+        try:
+            framework.validate(kind, params)
+        except ConfigError as exc:
+            raise ApiError(replies.INVALID_PARAMS, f"service_params.{exc}") from None
+        for key, path in framework.input_paths(kind, params):
+            check_under_roots(key, path, self._data_roots)
+        cache_dir = self._jobs.cache_dir(ident)
+        if ident.kind is not JobKind.TRAIN and not (cache_dir / "model.tar.gz").is_file():
+            raise ApiError(replies.TASK_START_FAILED, f"model.tar.gz is not found in {cache_dir}")
+        try:
+            job = await self._jobs.start(ident, params, gpus_wanted=framework.gpus_wanted(kind, params))
+        except JobAlreadyLiveError as exc:
+            raise ApiError(
+                replies.JOB_ALREADY_RUNNING,
+                f"a {kind} job of {ident.service_name} for {ident.user}/{ident.service_uuid} is already "
+                f"{exc.existing.state.value} (job {exc.existing.job_id})",
+            ) from None
+        if job.state is JobState.QUEUED:
+            return replies.JOB_QUEUED, f"{op} queued: waiting for {job.gpus_wanted} free GPU(s)", job.job_id
+        return replies.SUCCESS, f"{op} task cache directory: {job.cache_dir}", job.job_id
+
+    async def _stop(self, ident: JobIdentity, op: str) -> tuple[int, str, str]:
+        try:
+            job = await self._jobs.stop(ident)
+        except JobNotFoundError as exc:
+            raise ApiError(replies.JOB_NOT_FOUND, f"{op}: {exc}") from None
+        return replies.SUCCESS, f"{op}: stopping job {job.job_id}", job.job_id
+
+    async def Watch(  # noqa: N802
+        self, request: framework_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[framework_pb2.WatchResponse]:
+        if request.job_id and self._jobs.jobs.get(request.job_id) is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id!r} not found")
+        watch = WatchRequest(
+            where=EventFilter(
+                job_id=request.job_id, user=request.user, service_uuid=request.service_uuid, op=request.op
+            ),
+            types=frozenset(request.types),
+            after_seq=request.after_seq,
+            heartbeat_s=self._heartbeat_s,
+        )
+        async for item in follow(self._events.store, self._events.bus, watch, self._terminal_state):
+            yield _watch_response(item)
+
+    def _terminal_state(self, job_id: str) -> str | None:
+        job = self._jobs.jobs.get(job_id)
+        return job.state.value if job and job.state.is_terminal() else None
+
+    async def GetJob(  # noqa: N802
+        self, request: framework_pb2.GetJobRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> framework_pb2.GetJobResponse:
+        job = self._jobs.jobs.get(request.job_id)
+        if job is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id!r} not found")
+        assert job is not None
+        return framework_pb2.GetJobResponse(job=job_message(job, self._events.store.last_seq(job.job_id)))
+
+    async def ListJobs(  # noqa: N802
+        self, request: framework_pb2.ListJobsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> framework_pb2.ListJobsResponse:
+        try:
+            states = tuple(JobState(s) for s in request.states)
+        except ValueError:
+            valid = ", ".join(s.value for s in JobState)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"states: expected some of {valid}")
+            raise
+        jobs = self._jobs.jobs.query(
+            user=request.user, service_uuid=request.service_uuid, states=states, limit=request.limit or 100
+        )
+        store = self._events.store
+        return framework_pb2.ListJobsResponse(jobs=[job_message(j, store.last_seq(j.job_id)) for j in jobs])
+
+
+def _watch_response(item: EventRecord | Heartbeat | JobEnd) -> framework_pb2.WatchResponse:
+    if isinstance(item, EventRecord):
+        return framework_pb2.WatchResponse(event=event_message(item))
+    if isinstance(item, Heartbeat):
+        return framework_pb2.WatchResponse(
+            heartbeat=framework_pb2.Heartbeat(last_seq=item.last_seq, timestamp=item.timestamp)
+        )
+    return framework_pb2.WatchResponse(end=framework_pb2.JobEnd(job_id=item.job_id, state=item.state))

@@ -1,0 +1,126 @@
+"""The Platform service: the seed's /k12ai/platform/stats (op query) and control (op container.stop)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from k12ai_api.v1 import platform_pb2, platform_pb2_grpc
+from k12ai_server.api import replies
+from k12ai_server.api.convert import value_message
+from k12ai_server.api.replies import ApiError
+from k12ai_server.api.requests import SeedRequest, params_dict, require, require_op
+from k12ai_server.events.log import EventLog
+from k12ai_server.events.record import EventRecord
+from k12ai_server.jobs.service import JobService
+from k12ai_server.platform.host import HostSampler, seed_stats
+
+Reply = TypeVar("Reply", platform_pb2.StatsResponse, platform_pb2.ControlResponse)
+Outcome = tuple[int, Any]
+STATS_PARTS = ("cpus", "gpus", "disks", "containers")
+
+
+class PlatformServicer(platform_pb2_grpc.PlatformServicer):
+    def __init__(self, *, sampler: HostSampler, jobs: JobService, events: EventLog) -> None:
+        self._sampler = sampler
+        self._jobs = jobs
+        self._events = events
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def Stats(  # noqa: N802 (gRPC method names)
+        self, request: platform_pb2.StatsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> platform_pb2.StatsResponse:
+        return await self._handle(
+            request, ("query",), "/k12ai/platform/stats", self._stats, platform_pb2.StatsResponse
+        )
+
+    async def Control(  # noqa: N802
+        self, request: platform_pb2.ControlRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> platform_pb2.ControlResponse:
+        return await self._handle(
+            request,
+            ("container.stop",),
+            "/k12ai/platform/control",
+            self._control,
+            platform_pb2.ControlResponse,
+        )
+
+    async def _handle(
+        self,
+        request: SeedRequest,
+        ops: tuple[str, ...],
+        endpoint: str,
+        action: Callable[[SeedRequest], Awaitable[Outcome]],
+        reply: Callable[..., Reply],
+    ) -> Reply:
+        try:
+            require(request, "op", "user", "service_uuid")
+            require_op(request, ops, endpoint)
+        except ApiError as err:
+            return reply(code=err.code, descr=err.descr, message=value_message(err.message))
+        if getattr(request, "async_mode", False):
+            task = asyncio.ensure_future(self._run_async(request, action))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            key = f"platform/{request.user}/{request.service_uuid}/{request.op}/result"
+            return reply(
+                code=replies.SUCCESS,
+                descr=replies.DESCR[replies.SUCCESS],
+                message=value_message(f"{request.op} accepted; the result follows as a result event ({key})"),
+            )
+        code, message = await _outcome(action, request)
+        return reply(code=code, descr=replies.DESCR[code], message=value_message(message))
+
+    async def _run_async(
+        self, request: SeedRequest, action: Callable[[SeedRequest], Awaitable[Outcome]]
+    ) -> None:
+        code, message = await _outcome(action, request)
+        self._events.append(
+            [
+                EventRecord(
+                    type="result",
+                    tag="platform",
+                    op=request.op,
+                    user=request.user,
+                    service_uuid=request.service_uuid,
+                    payload={"code": code, "descr": replies.DESCR[code], "message": message},
+                )
+            ]
+        )
+
+    async def _stats(self, request: SeedRequest) -> Outcome:
+        query = params_dict(request)
+        for key, value in query.items():
+            if key not in STATS_PARTS or not isinstance(value, bool):
+                raise ApiError(
+                    replies.INVALID_PARAMS,
+                    f"service_params.{key}: expected one of {', '.join(STATS_PARTS)} set to true or false",
+                )
+        self._sampler.refresh_containers()
+        return replies.SUCCESS, seed_stats(self._sampler.latest(), query, user=None)
+
+    async def _control(self, request: SeedRequest) -> Outcome:
+        params = params_dict(request)
+        container_id = params.get("id")
+        if not container_id or not isinstance(container_id, str):
+            raise ApiError(replies.MISSING_FIELD, "missing mandatory field 'service_params.id'")
+        live = [j for j in self._jobs.jobs.find_by_prefix(container_id) if not j.state.is_terminal()]
+        if len(container_id) < 12 or len(live) != 1:
+            return replies.TASK_START_FAILED, f"container id {container_id} is not found"
+        job = live[0]
+        if job.identity.user != request.user:
+            raise ApiError(
+                replies.PERMISSION_DENIED, f"container id {container_id} belongs to another user's job"
+            )
+        await self._jobs.stop_job(job)
+        return replies.SUCCESS, f"container id {container_id} stop success"
+
+
+async def _outcome(action: Callable[[SeedRequest], Awaitable[Outcome]], request: SeedRequest) -> Outcome:
+    try:
+        return await action(request)
+    except ApiError as err:
+        return err.code, err.message

@@ -1,0 +1,88 @@
+"""Checks every seed-shaped request gets before anything acts on it."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from google.protobuf import json_format, struct_pb2
+
+from k12ai_server.api import replies
+from k12ai_server.api.replies import ApiError
+
+# These strings become container names, directory names and Consul keys.
+IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+class SeedRequest(Protocol):
+    """The fields every seed endpoint shares."""
+
+    @property
+    def op(self) -> str: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def service_name(self) -> str: ...
+    @property
+    def service_uuid(self) -> str: ...
+    @property
+    def service_params(self) -> struct_pb2.Struct: ...
+
+
+def require(request: SeedRequest, *fields: str) -> None:
+    for name in fields:
+        if not getattr(request, name):
+            raise ApiError(replies.MISSING_FIELD, f"missing mandatory field '{name}'")
+    for name in ("user", "service_uuid", "service_name"):
+        value = getattr(request, name)
+        if value and (not IDENTIFIER.fullmatch(value) or ".." in value):
+            raise ApiError(
+                replies.INVALID_IDENTIFIER,
+                f"{name} {value!r} must match {IDENTIFIER.pattern} and not contain '..'",
+            )
+
+
+def require_op(request: SeedRequest, allowed: Sequence[str], endpoint: str) -> str:
+    if request.op not in allowed:
+        raise ApiError(
+            replies.UNKNOWN_OP,
+            f"unknown op {request.op!r} for {endpoint}; expected one of {', '.join(allowed)}",
+        )
+    return request.op
+
+
+def params_dict(request: SeedRequest) -> dict[str, Any]:
+    """service_params as plain JSON, integral numbers back to int.
+
+    ``Struct`` keeps every number as a double, so the seed's ``"batch_size": 2``
+    would reach a framework as 2.0; JSON users mean an int there.
+    """
+    return _ints(json_format.MessageToDict(request.service_params))  # type: ignore[no-any-return]
+
+
+def _ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
+def check_under_roots(key: str, path: str, roots: Sequence[Path]) -> None:
+    """The resolved path (symlinks followed) must lie under one of the roots."""
+    if not Path(path).is_absolute():
+        raise ApiError(
+            replies.PATH_OUTSIDE_DATA_ROOT, f"service_params.{key}: {path!r} is not an absolute path"
+        )
+    resolved = Path(os.path.realpath(path))
+    if not any(resolved.is_relative_to(root) for root in roots):
+        shown = ", ".join(str(r) for r in roots)
+        raise ApiError(
+            replies.PATH_OUTSIDE_DATA_ROOT,
+            f"service_params.{key}: {path!r} is outside the data roots ({shown})",
+        )

@@ -1,0 +1,121 @@
+"""Wires the parts together and runs the gRPC server."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platform_pb2_grpc
+from k12ai_server.api.framework import FrameworkServicer
+from k12ai_server.api.platform import PlatformServicer
+from k12ai_server.config import ServerConfig
+from k12ai_server.events.bus import EventBus
+from k12ai_server.events.log import EventLog
+from k12ai_server.events.store import EventStore
+from k12ai_server.jobs.gpus import GpuAllocator
+from k12ai_server.jobs.service import JobPaths, JobService
+from k12ai_server.jobs.store import JobStore
+from k12ai_server.platform.gpus import NvmlGpus
+from k12ai_server.platform.host import HostSampler
+from k12ai_server.runners.base import Runner
+from k12ai_server.runners.local import LocalProcessRunner
+from k12ai_server.state.db import open_database
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+SERVICE_NAMES = (
+    framework_pb2.DESCRIPTOR.services_by_name["Framework"].full_name,
+    platform_pb2.DESCRIPTOR.services_by_name["Platform"].full_name,
+)
+
+
+class Server:
+    def __init__(
+        self,
+        *,
+        config: ServerConfig,
+        grpc_server: grpc.aio.Server,
+        grpc_port: int,
+        jobs: JobService,
+        sampler: HostSampler,
+        runner: Runner,
+        conn: sqlite3.Connection,
+    ) -> None:
+        self.config = config
+        self.grpc_port = grpc_port
+        self.jobs = jobs
+        self._grpc = grpc_server
+        self._sampler = sampler
+        self._runner = runner
+        self._conn = conn
+
+    @classmethod
+    async def start(cls, config: ServerConfig, *, runner: Runner | None = None) -> Server:
+        conn = open_database(config.state_dir)
+        events = EventLog(EventStore(conn), EventBus(queue_size=config.subscriber_queue_size))
+        gpus = NvmlGpus()
+        runner = runner or LocalProcessRunner()
+        jobs = JobService(
+            jobs=JobStore(conn),
+            events=events,
+            runner=runner,
+            gpus=GpuAllocator(gpus.inventory()),
+            paths=JobPaths(data_root=config.data_root, state_dir=config.state_dir),
+            stop_grace_s=config.stop_grace_s,
+        )
+        sampler = HostSampler(
+            gpus=gpus, running=runner.running, disk_paths=[config.data_root, config.state_dir]
+        )
+        config.data_root.mkdir(parents=True, exist_ok=True)
+        sampler.start()
+
+        grpc_server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+        )
+        framework_pb2_grpc.add_FrameworkServicer_to_server(
+            FrameworkServicer(
+                jobs=jobs, events=events, data_roots=config.data_roots, heartbeat_s=config.heartbeat_s
+            ),
+            grpc_server,
+        )
+        platform_pb2_grpc.add_PlatformServicer_to_server(
+            PlatformServicer(sampler=sampler, jobs=jobs, events=events), grpc_server
+        )
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, reflection.SERVICE_NAME, health.SERVICE_NAME), grpc_server
+        )
+        port = grpc_server.add_insecure_port(f"{config.host}:{config.grpc_port}")
+        await grpc_server.start()
+        await jobs.recover()
+        for name in (*SERVICE_NAMES, ""):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+        log.info(
+            "k12ai gRPC on %s:%d (runner %s, state %s)", config.host, port, config.runner, config.state_dir
+        )
+        return cls(
+            config=config,
+            grpc_server=grpc_server,
+            grpc_port=port,
+            jobs=jobs,
+            sampler=sampler,
+            runner=runner,
+            conn=conn,
+        )
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        await self._grpc.stop(grace_s)
+        await self.jobs.close()
+        await self._sampler.close()
+        await self._runner.close()
+        self._conn.close()

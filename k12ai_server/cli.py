@@ -1,0 +1,71 @@
+"""``k12ai-server``: start the gRPC server (and, later, the REST gateway) on the embedded defaults."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+from k12ai_server.app import Server
+from k12ai_server.config import ENV_PREFIX, ServerConfig
+
+DEFAULTS = ServerConfig()
+
+
+def _env(name: str, default: object) -> str:
+    return os.environ.get(ENV_PREFIX + name.upper(), str(default))
+
+
+def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
+    p = argparse.ArgumentParser(prog="k12ai-server", description=__doc__)
+    p.add_argument("--host", default=_env("host", DEFAULTS.host), help="address to bind (K12AI_HOST)")
+    p.add_argument("--grpc-port", type=int, default=int(_env("grpc_port", DEFAULTS.grpc_port)))
+    p.add_argument("--http-port", type=int, default=int(_env("http_port", DEFAULTS.http_port)))
+    p.add_argument("--data-root", type=Path, default=Path(_env("data_root", DEFAULTS.data_root)))
+    p.add_argument(
+        "--input-root",
+        type=Path,
+        action="append",
+        default=[Path(p) for p in _env("input_roots", "").split(os.pathsep) if p],
+        help="another directory jobs may read inputs from (repeatable; K12AI_INPUT_ROOTS, ':'-separated)",
+    )
+    p.add_argument("--state-dir", type=Path, default=Path(_env("state_dir", DEFAULTS.state_dir)))
+    p.add_argument("--runner", choices=["local"], default=_env("runner", DEFAULTS.runner))
+    p.add_argument("--stop-grace-s", type=float, default=float(_env("stop_grace_s", DEFAULTS.stop_grace_s)))
+    p.add_argument("--heartbeat-s", type=float, default=float(_env("heartbeat_s", DEFAULTS.heartbeat_s)))
+    p.add_argument("--log-level", default=_env("log_level", DEFAULTS.log_level))
+    args = p.parse_args(argv)
+    return ServerConfig(
+        host=args.host,
+        grpc_port=args.grpc_port,
+        http_port=args.http_port,
+        data_root=args.data_root.expanduser().absolute(),
+        input_roots=tuple(r.expanduser().absolute() for r in args.input_root),
+        state_dir=args.state_dir.expanduser().absolute(),
+        runner=args.runner,
+        stop_grace_s=args.stop_grace_s,
+        heartbeat_s=args.heartbeat_s,
+        log_level=args.log_level,
+    )
+
+
+async def _serve(config: ServerConfig) -> None:
+    server = await Server.start(config)
+    # One line on stdout that scripts and tests read to find the ports.
+    print(f"k12ai-server listening grpc={config.host}:{server.grpc_port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config = parse_args(argv)
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_serve(config))

@@ -1,0 +1,36 @@
+"""Server settings: flags, then ``K12AI_*`` environment variables, then embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOME = Path("~/.k12ai").expanduser()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    grpc_port: int = 8118
+    http_port: int = 8119
+    # Users' project caches live under {data_root}/users/{user}/{service_uuid}.
+    data_root: Path = DEFAULT_HOME / "data"
+    # Where job inputs may be read from, besides data_root.
+    input_roots: tuple[Path, ...] = ()
+    state_dir: Path = DEFAULT_HOME / "state"
+    runner: str = "local"
+    stop_grace_s: float = 10.0
+    heartbeat_s: float = 5.0
+    subscriber_queue_size: int = 1024
+    consul_addr: str = ""
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_roots(self) -> tuple[Path, ...]:
+        """Resolved, so symlinked roots compare equal to the resolved user paths."""
+        return tuple(Path(os.path.realpath(p)) for p in (self.data_root, *self.input_roots))
+
+
+ENV_PREFIX = "K12AI_"

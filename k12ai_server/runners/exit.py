@@ -1,0 +1,41 @@
+"""Turning how a worker ended into the words of a `failed` status."""
+
+from __future__ import annotations
+
+import signal
+from collections import deque
+from pathlib import Path
+
+from k12ai_server.runners.base import STDERR_TAIL_LINES, ExitStatus
+
+
+def read_exit_file(path: Path) -> int | None:
+    """The code the worker wrote as it exited; None if it never got to."""
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def exit_status(code: int | None, stderr_path: Path) -> ExitStatus:
+    if code == 0:
+        return ExitStatus(exit_code=0)
+    if code is None:
+        return ExitStatus(
+            exit_code=None, reason="the worker exited while the server was down; its exit status is unknown"
+        )
+    if code < 0:
+        name = signal.Signals(-code).name
+        reason = f"killed by {name}"
+    else:
+        reason = f"exit code {code}"
+    tail = stderr_tail(stderr_path)
+    return ExitStatus(exit_code=code, reason=f"{reason}; stderr: {tail}" if tail else reason)
+
+
+def stderr_tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            return "\n".join(line.rstrip("\n") for line in deque(f, maxlen=lines))
+    except OSError:
+        return ""

@@ -1,0 +1,150 @@
+"""The embedded default: each job is a local process in its own session.
+
+The child gets its own process group (``start_new_session``) so a stop
+reaches every process the framework spawned (e.g. DataLoader workers), and a
+server crash does not take running jobs down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+import psutil
+
+from k12ai_server.jobs.model import Job
+from k12ai_server.runners.base import ExitStatus, RunHandle, RunningJob
+from k12ai_server.runners.exit import exit_status, read_exit_file
+
+EXIT_POLL_S = 0.2
+
+
+class LocalProcessRunner:
+    def __init__(self, *, python: str = sys.executable) -> None:
+        self._python = python
+        self._jobs: dict[str, tuple[Job, psutil.Process]] = {}
+
+    async def launch(self, job: Job) -> RunHandle:
+        with job.stderr_path.open("ab") as stderr:
+            proc = await asyncio.create_subprocess_exec(
+                self._python,
+                "-m",
+                "k12ai_worker",
+                str(job.spec_path),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                cwd=job.run_dir,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        self._track(job, proc.pid)
+        return _ChildHandle(self, job, proc)
+
+    async def adopt(self, job: Job) -> RunHandle | None:
+        try:
+            proc = psutil.Process(int(job.runner_ref))
+            alive = str(job.spec_path) in proc.cmdline()
+        except (ValueError, psutil.Error):
+            alive = False
+        if not alive:
+            return None
+        self._track(job, proc.pid)
+        return _AdoptedHandle(self, job, proc)
+
+    def running(self) -> list[RunningJob]:
+        total = psutil.virtual_memory().total
+        found = []
+        for job, proc in list(self._jobs.values()):
+            try:
+                with proc.oneshot():
+                    cpu = proc.cpu_percent(None)
+                    rss = proc.memory_info().rss
+            except psutil.Error:
+                continue
+            found.append(
+                RunningJob(
+                    id=job.job_id[:12],
+                    cpu_percent=round(cpu, 2),
+                    cpu_memory_total=total,
+                    cpu_memory_usage=rss,
+                    cpu_memory_percent=round(100.0 * rss / total, 2),
+                    op=job.op,
+                    user=job.identity.user,
+                    service_uuid=job.identity.service_uuid,
+                    job_id=job.job_id,
+                )
+            )
+        return found
+
+    async def close(self) -> None:
+        # Jobs outlive the server on purpose; the next start re-adopts them.
+        self._jobs.clear()
+
+    def _track(self, job: Job, pid: int) -> None:
+        proc = psutil.Process(pid)
+        with contextlib.suppress(psutil.Error):
+            proc.cpu_percent(None)  # primes the counter so the first Stats has a value
+        self._jobs[job.job_id] = (job, proc)
+
+    def _forget(self, job: Job) -> None:
+        self._jobs.pop(job.job_id, None)
+
+
+class _ChildHandle:
+    def __init__(self, runner: LocalProcessRunner, job: Job, proc: asyncio.subprocess.Process) -> None:
+        self._runner = runner
+        self._job = job
+        self._proc = proc
+
+    @property
+    def ref(self) -> str:
+        return str(self._proc.pid)
+
+    async def wait(self) -> ExitStatus:
+        code = await self._proc.wait()
+        self._runner._forget(self._job)
+        return exit_status(code, self._job.stderr_path)
+
+    async def stop(self, grace_s: float) -> None:
+        await _stop_group(self._proc.pid, grace_s, self._proc.wait)
+
+
+class _AdoptedHandle:
+    """A process from before a server restart: not our child, so no waitpid."""
+
+    def __init__(self, runner: LocalProcessRunner, job: Job, proc: psutil.Process) -> None:
+        self._runner = runner
+        self._job = job
+        self._proc = proc
+
+    @property
+    def ref(self) -> str:
+        return str(self._proc.pid)
+
+    async def wait(self) -> ExitStatus:
+        await self._gone()
+        self._runner._forget(self._job)
+        return exit_status(read_exit_file(self._job.exit_path), self._job.stderr_path)
+
+    async def stop(self, grace_s: float) -> None:
+        await _stop_group(self._proc.pid, grace_s, self._gone)
+
+    async def _gone(self) -> None:
+        # Nothing notifies us of a non-child's exit: polling is the only way.
+        while self._proc.is_running() and self._proc.status() != psutil.STATUS_ZOMBIE:  # noqa: ASYNC110
+            await asyncio.sleep(EXIT_POLL_S)
+
+
+async def _stop_group(pid: int, grace_s: float, exited: Callable[[], Awaitable[object]]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(exited(), grace_s)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,61 @@
+"""The job spec: the one file the server hands a worker."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSpec:
+    job_id: str
+    service_name: str
+    # "train", "evaluate" or "predict".
+    kind: str
+    op: str
+    user: str
+    service_uuid: str
+    params: dict[str, Any]
+    # Where artefacts live: model.tar.gz is written (train) or read here.
+    cache_dir: Path
+    # JSON lines the server ingests; see events.EventWriter.
+    events_path: Path
+    # GPU ids the runner gave this job; empty means CPU only.
+    devices: list[int] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> JobSpec:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            job_id=raw["job_id"],
+            service_name=raw["service_name"],
+            kind=raw["kind"],
+            op=raw["op"],
+            user=raw["user"],
+            service_uuid=raw["service_uuid"],
+            params=raw["params"],
+            cache_dir=Path(raw["cache_dir"]),
+            events_path=Path(raw["events_path"]),
+            devices=list(raw.get("devices", [])),
+        )
+
+    def dump(self, path: Path) -> None:
+        raw = {
+            "job_id": self.job_id,
+            "service_name": self.service_name,
+            "kind": self.kind,
+            "op": self.op,
+            "user": self.user,
+            "service_uuid": self.service_uuid,
+            "params": self.params,
+            "cache_dir": str(self.cache_dir),
+            "events_path": str(self.events_path),
+            "devices": self.devices,
+        }
+        path.write_text(json.dumps(raw), encoding="utf-8")
+
+    @property
+    def model_archive(self) -> Path:
+        return self.cache_dir / "model.tar.gz"
