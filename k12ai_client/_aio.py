@@ -74,8 +74,7 @@ class AsyncK12AIClient:
             try:
                 async for response in self._framework.Watch(state.request(), metadata=self.config.metadata):
                     failures = 0
-                    item = state.take(response)
-                    if item is not None:
+                    for item in state.take(response):
                         yield item
                     if state.ended:
                         return

@@ -81,9 +81,7 @@ class K12AIClient:
             try:
                 for response in self._framework.Watch(state.request(), metadata=self.config.metadata):
                     failures = 0
-                    item = state.take(response)
-                    if item is not None:
-                        yield item
+                    yield from state.take(response)
                     if state.ended:
                         return
             except grpc.RpcError as exc:

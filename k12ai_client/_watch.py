@@ -31,17 +31,16 @@ class WatchState:
             after_seq=self.last_seq,
         )
 
-    def take(self, response: framework_pb2.WatchResponse) -> WatchItem | None:
+    def take(self, response: framework_pb2.WatchResponse) -> list[WatchItem]:
         """What to hand the caller for one response, updating the resume point."""
-        kind = response.WhichOneof("kind")
-        if kind == "event":
-            if response.event.seq <= self.last_seq:
-                return None  # never hand out a duplicate, whatever the server did
-            self.last_seq = response.event.seq
-            return response.event
-        if kind == "end":
+        items: list[WatchItem] = []
+        for event in response.events:
+            if event.seq > self.last_seq:  # never a duplicate, whatever the server did
+                self.last_seq = event.seq
+                items.append(event)
+        if response.HasField("end"):
+            items.append(response.end)
             self.ended = bool(self.job_id)
-            return response.end
-        if kind == "heartbeat" and self.heartbeats:
-            return response.heartbeat
-        return None
+        if self.heartbeats and response.HasField("heartbeat"):
+            items.append(response.heartbeat)
+        return items

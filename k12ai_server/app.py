@@ -42,6 +42,7 @@ class Server:
         grpc_server: grpc.aio.Server,
         grpc_port: int,
         jobs: JobService,
+        events: EventLog,
         sampler: HostSampler,
         runner: Runner,
         conn: sqlite3.Connection,
@@ -49,6 +50,7 @@ class Server:
         self.config = config
         self.grpc_port = grpc_port
         self.jobs = jobs
+        self.events = events
         self._grpc = grpc_server
         self._sampler = sampler
         self._runner = runner
@@ -108,6 +110,7 @@ class Server:
             grpc_server=grpc_server,
             grpc_port=port,
             jobs=jobs,
+            events=events,
             sampler=sampler,
             runner=runner,
             conn=conn,

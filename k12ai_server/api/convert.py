@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -52,3 +53,19 @@ def value_message(value: Any) -> struct_pb2.Value:
     holder = struct_pb2.Struct()
     holder.update({"v": value})
     return holder.fields["v"]
+
+
+class EventMessages:
+    """Converts each event once, however many watchers send it."""
+
+    def __init__(self, size: int = 8192) -> None:
+        self._size = size
+        self._cache: OrderedDict[int, common_pb2.Event] = OrderedDict()
+
+    def get(self, event: EventRecord) -> common_pb2.Event:
+        message = self._cache.get(event.seq)
+        if message is None:
+            message = self._cache[event.seq] = event_message(event)
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return message

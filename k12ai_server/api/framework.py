@@ -11,13 +11,12 @@ import grpc
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
 from k12ai_server.api import replies
-from k12ai_server.api.convert import event_message, job_message
+from k12ai_server.api.convert import EventMessages, job_message
 from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import SeedRequest, check_under_roots, params_dict, require, require_op
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.log import EventLog
-from k12ai_server.events.record import EventRecord
-from k12ai_server.events.watch import Heartbeat, JobEnd, WatchRequest, follow
+from k12ai_server.events.watch import WatchBatch, WatchRequest, follow
 from k12ai_server.jobs.model import JobIdentity, JobKind, JobState
 from k12ai_server.jobs.service import JobNotFoundError, JobService
 from k12ai_server.jobs.store import JobAlreadyLiveError
@@ -39,6 +38,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         self._events = events
         self._data_roots = data_roots
         self._heartbeat_s = heartbeat_s
+        self._messages = EventMessages()
 
     async def Train(  # noqa: N802 (gRPC method names)
         self, request: framework_pb2.TrainRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -126,7 +126,17 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             heartbeat_s=self._heartbeat_s,
         )
         async for item in follow(self._events.store, self._events.bus, watch, self._terminal_state):
-            yield _watch_response(item)
+            yield self._watch_response(item)
+
+    def _watch_response(self, batch: WatchBatch) -> framework_pb2.WatchResponse:
+        response = framework_pb2.WatchResponse(events=[self._messages.get(e) for e in batch.events])
+        if batch.heartbeat is not None:
+            response.heartbeat.last_seq = batch.heartbeat.last_seq
+            response.heartbeat.timestamp = batch.heartbeat.timestamp
+        if batch.end is not None:
+            response.end.job_id = batch.end.job_id
+            response.end.state = batch.end.state
+        return response
 
     def _terminal_state(self, job_id: str) -> str | None:
         job = self._jobs.jobs.get(job_id)
@@ -155,13 +165,3 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         )
         store = self._events.store
         return framework_pb2.ListJobsResponse(jobs=[job_message(j, store.last_seq(j.job_id)) for j in jobs])
-
-
-def _watch_response(item: EventRecord | Heartbeat | JobEnd) -> framework_pb2.WatchResponse:
-    if isinstance(item, EventRecord):
-        return framework_pb2.WatchResponse(event=event_message(item))
-    if isinstance(item, Heartbeat):
-        return framework_pb2.WatchResponse(
-            heartbeat=framework_pb2.Heartbeat(last_seq=item.last_seq, timestamp=item.timestamp)
-        )
-    return framework_pb2.WatchResponse(end=framework_pb2.JobEnd(job_id=item.job_id, state=item.state))

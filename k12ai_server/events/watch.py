@@ -2,20 +2,27 @@
 
 The subscription is opened *before* history is read, so an event stored while
 history is being sent waits in the queue; seq numbers drop the overlap.
+Events go out in batches (everything the watcher is behind by, up to
+``BATCH_MAX``) because one stream write per event is what limits fan-out.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from k12ai_server.events.bus import OVERFLOW, EventBus, Subscription
+from k12ai_server.events.bus import OVERFLOW, EventBus, QueueItem, Subscription
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.record import EventRecord, now_ms
 from k12ai_server.events.store import EventStore
 
-HISTORY_PAGE = 500
+BATCH_MAX = 256
+# At most one write per watcher per this interval while events pour in: a
+# stream write costs tens of microseconds in grpc.aio, so 100 watchers of a
+# job logging 1000 events/s would otherwise need 100k writes a second. A
+# quiet watcher is not delayed: the wait applies only right after a write.
+WRITE_INTERVAL_S = 0.01
 TERMINAL_STATES = frozenset({"finished", "failed", "stopped"})
 
 
@@ -31,7 +38,14 @@ class JobEnd:
     state: str
 
 
-WatchItem = EventRecord | Heartbeat | JobEnd
+@dataclass
+class WatchBatch:
+    events: list[EventRecord] = field(default_factory=list)
+    heartbeat: Heartbeat | None = None
+    # Set on the last batch of a single-job watch, and whenever a job ends.
+    end: JobEnd | None = None
+
+
 # Answers whether a job is over (and how), for a watch that started after it.
 JobStateLookup = Callable[[str], str | None]
 
@@ -42,35 +56,29 @@ class WatchRequest:
     types: frozenset[str] = frozenset()
     after_seq: int = 0
     heartbeat_s: float = 5.0
+    write_interval_s: float = WRITE_INTERVAL_S
 
 
 async def follow(
     store: EventStore, bus: EventBus, request: WatchRequest, terminal_state: JobStateLookup
-) -> AsyncIterator[WatchItem]:
-    """Yield matching events; for a single-job watch, end with ``JobEnd``."""
+) -> AsyncIterator[WatchBatch]:
+    """Yield batches of matching events; a single-job watch ends with ``end`` set."""
     sub = bus.subscribe(request.where)
     cursor = _Cursor(request)
     try:
-        while True:
-            while True:
-                page = store.read(after_seq=cursor.last_seq, where=request.where, limit=HISTORY_PAGE)
-                for event in page:
-                    for item in cursor.take(event):
-                        yield item
-                    if cursor.done:
-                        return
-                if len(page) < HISTORY_PAGE:
-                    break
+        while not cursor.done:
+            async for batch in _history(store, cursor):
+                yield batch
+            if cursor.done:
+                return
             job_id = request.where.job_id
             state = terminal_state(job_id) if job_id else None
             if state is not None:
                 # The job ended and every event it had is behind the cursor.
-                yield JobEnd(job_id, state)
+                yield WatchBatch(end=JobEnd(job_id, state))
                 return
-            async for item in _live(sub, cursor, store):
-                yield item
-            if cursor.done:
-                return
+            async for batch in _live(sub, cursor, store):
+                yield batch
     finally:
         sub.close()
 
@@ -81,35 +89,69 @@ class _Cursor:
         self.last_seq = request.after_seq
         self.done = False
 
-    def take(self, event: EventRecord) -> list[WatchItem]:
-        if event.seq <= self.last_seq:
-            return []
-        self.last_seq = event.seq
-        items: list[WatchItem] = []
-        if not self.request.types or event.type in self.request.types:
-            items.append(event)
-        ended = _terminal_state(event)
-        if ended is not None:
-            items.append(JobEnd(event.job_id, ended))
-            self.done = bool(self.request.where.job_id)
-        return items
+    def batch(self, events: list[EventRecord]) -> list[WatchBatch]:
+        """Split at job ends, so each JobEnd follows that job's last event."""
+        out: list[WatchBatch] = []
+        current = WatchBatch()
+        for event in events:
+            if event.seq <= self.last_seq:
+                continue
+            self.last_seq = event.seq
+            if not self.request.types or event.type in self.request.types:
+                current.events.append(event)
+            ended = _terminal_state(event)
+            if ended is not None:
+                current.end = JobEnd(event.job_id, ended)
+                out.append(current)
+                current = WatchBatch()
+                if self.request.where.job_id:
+                    self.done = True
+                    return out
+        if current.events:
+            out.append(current)
+        return out
 
 
-async def _live(sub: Subscription, cursor: _Cursor, store: EventStore) -> AsyncIterator[WatchItem]:
-    """Yield from the queue until the job ends or the queue overflowed."""
-    while True:
-        try:
-            item = await asyncio.wait_for(sub.queue.get(), cursor.request.heartbeat_s)
-        except TimeoutError:
-            yield Heartbeat(store.last_seq(), now_ms())
-            continue
-        if item is OVERFLOW:
-            return  # back to reading the store from the cursor
-        assert isinstance(item, EventRecord)
-        for out in cursor.take(item):
-            yield out
-        if cursor.done:
+async def _history(store: EventStore, cursor: _Cursor) -> AsyncIterator[WatchBatch]:
+    while not cursor.done:
+        page = store.read(after_seq=cursor.last_seq, where=cursor.request.where, limit=BATCH_MAX)
+        for batch in cursor.batch(page):
+            yield batch
+        if len(page) < BATCH_MAX:
             return
+
+
+async def _live(sub: Subscription, cursor: _Cursor, store: EventStore) -> AsyncIterator[WatchBatch]:
+    """Yield from the queue until the job ends or the queue overflowed."""
+    last_write = 0.0
+    loop = asyncio.get_running_loop()
+    while not cursor.done:
+        try:
+            first = await asyncio.wait_for(sub.queue.get(), cursor.request.heartbeat_s)
+        except TimeoutError:
+            yield WatchBatch(heartbeat=Heartbeat(store.last_seq(), now_ms()))
+            continue
+        wait = last_write + cursor.request.write_interval_s - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        last_write = loop.time()
+        items = [first, *_drain(sub, BATCH_MAX - 1)]
+        overflowed = OVERFLOW in items
+        if overflowed:
+            # Events queued after the marker would jump the gap it stands for.
+            items = items[: items.index(OVERFLOW)]
+        events = [i for i in items if isinstance(i, EventRecord)]
+        for batch in cursor.batch(events):
+            yield batch
+        if overflowed:
+            return  # back to reading the store from the cursor
+
+
+def _drain(sub: Subscription, limit: int) -> list[QueueItem]:
+    items: list[QueueItem] = []
+    while len(items) < limit and not sub.queue.empty():
+        items.append(sub.queue.get_nowait())
+    return items
 
 
 def _terminal_state(event: EventRecord) -> str | None:

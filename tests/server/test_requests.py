@@ -1,0 +1,104 @@
+"""Every input a user can get wrong answers its own code and names what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from k12ai_api.v1 import common_pb2
+from k12ai_client import AsyncK12AIClient, ReplyError
+from k12ai_server.app import Server
+
+Code = common_pb2.ReplyCode
+
+
+def train(**fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "op": "train.start",
+        "user": "test",
+        "service_name": "k12ml",
+        "service_uuid": "123456",
+        "service_params": {"dataset": {"type": "builtin", "name": "iris"}, "model": {"type": "knn"}},
+    }
+    body.update(fields)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+async def refused(call: Any, body: dict[str, Any]) -> ReplyError:
+    with pytest.raises(ReplyError) as info:
+        await call(body)
+    return info.value
+
+
+@pytest.mark.parametrize("field", ["op", "user", "service_name", "service_uuid"])
+async def test_missing_mandatory_field_is_named(client: AsyncK12AIClient, field: str) -> None:
+    err = await refused(client.train, train(**{field: ""}))
+    assert err.code == Code.REPLY_CODE_MISSING_FIELD
+    assert f"'{field}'" in err.message
+
+
+async def test_missing_service_params_on_start(client: AsyncK12AIClient) -> None:
+    err = await refused(client.train, train(service_params=None))
+    assert err.code == Code.REPLY_CODE_MISSING_FIELD
+    assert "service_params" in err.message
+
+
+async def test_unknown_op_names_the_op_and_the_endpoint(client: AsyncK12AIClient) -> None:
+    err = await refused(client.train, train(op="evaluate.start"))
+    assert err.code == Code.REPLY_CODE_UNKNOWN_OP
+    assert "'evaluate.start'" in err.message and "/k12ai/framework/train" in err.message
+
+
+async def test_unknown_service(client: AsyncK12AIClient) -> None:
+    err = await refused(client.train, train(service_name="k12xx"))
+    assert err.code == Code.REPLY_CODE_UNKNOWN_SERVICE
+    assert "'k12xx'" in err.message and "k12ml" in err.message
+
+
+@pytest.mark.parametrize("bad", ["../etc", "a/b", "has space", "x" * 65, "a..b", "\x00"])
+async def test_identifiers_that_would_escape_a_path_are_refused(client: AsyncK12AIClient, bad: str) -> None:
+    err = await refused(client.train, train(service_uuid=bad))
+    assert err.code == Code.REPLY_CODE_INVALID_IDENTIFIER
+    assert "service_uuid" in err.message
+
+
+async def test_invalid_params_name_the_key(client: AsyncK12AIClient) -> None:
+    err = await refused(client.train, train(service_params={"dataset": {"type": "builtin", "name": "iris"},
+                                                            "model": {"type": "svm2"}}))  # fmt: skip
+    assert err.code == Code.REPLY_CODE_INVALID_PARAMS
+    assert "model.type" in err.message
+
+
+async def test_input_path_outside_the_data_roots(client: AsyncK12AIClient, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("a,label\n1,x\n")
+    params = {"dataset": {"type": "csv", "path": str(outside)}, "model": {"type": "knn"}}
+    err = await refused(client.train, train(service_params=params))
+    assert err.code == Code.REPLY_CODE_PATH_OUTSIDE_DATA_ROOT
+    assert "dataset.path" in err.message
+
+
+async def test_symlink_out_of_the_data_root_is_refused(client: AsyncK12AIClient, server: Server) -> None:
+    link = server.config.data_root / "sneaky.csv"
+    link.symlink_to("/etc/passwd")
+    params = {"dataset": {"type": "csv", "path": str(link)}, "model": {"type": "knn"}}
+    err = await refused(client.train, train(service_params=params))
+    assert err.code == Code.REPLY_CODE_PATH_OUTSIDE_DATA_ROOT
+
+
+async def test_evaluate_without_a_model_answers_the_seed_reply(
+    client: AsyncK12AIClient, server: Server
+) -> None:
+    body = train(op="evaluate.start", service_params={"dataset": {"type": "builtin", "name": "iris"}})
+    err = await refused(client.evaluate, body)
+    assert err.code == Code.REPLY_CODE_TASK_START_FAILED == 100202
+    assert err.descr == "task service start fails"
+    assert err.message == f"model.tar.gz is not found in {server.config.data_root}/users/test/123456"
+
+
+async def test_stop_without_a_live_job(client: AsyncK12AIClient) -> None:
+    err = await refused(client.train, train(op="train.stop", service_params=None))
+    assert err.code == Code.REPLY_CODE_JOB_NOT_FOUND
+    assert "test/123456" in err.message
