@@ -20,7 +20,7 @@ class AsyncK12AIClient:
         self, config: ClientConfig | None = None, *, channel: grpc.aio.Channel | None = None
     ) -> None:
         self.config = config or ClientConfig()
-        self._channel = channel or grpc.aio.insecure_channel(self.config.target)
+        self._channel = channel or _open_channel(self.config)
         self._framework = framework_pb2_grpc.FrameworkStub(self._channel)
         self._platform = platform_pb2_grpc.PlatformStub(self._channel)
 
@@ -99,3 +99,9 @@ class AsyncK12AIClient:
             return await method(request, timeout=self.config.timeout_s, metadata=self.config.metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
+
+
+def _open_channel(config: ClientConfig) -> grpc.aio.Channel:
+    if config.tls:
+        return grpc.aio.secure_channel(config.target, config.credentials())
+    return grpc.aio.insecure_channel(config.target)

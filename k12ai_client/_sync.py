@@ -24,7 +24,7 @@ class K12AIClient:
 
     def __init__(self, config: ClientConfig | None = None, *, channel: grpc.Channel | None = None) -> None:
         self.config = config or ClientConfig()
-        self._channel = channel or grpc.insecure_channel(self.config.target)
+        self._channel = channel or _open_channel(self.config)
         self._framework = framework_pb2_grpc.FrameworkStub(self._channel)
         self._platform = platform_pb2_grpc.PlatformStub(self._channel)
 
@@ -105,3 +105,9 @@ class K12AIClient:
             return method(request, timeout=self.config.timeout_s, metadata=self.config.metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
+
+
+def _open_channel(config: ClientConfig) -> grpc.Channel:
+    if config.tls:
+        return grpc.secure_channel(config.target, config.credentials())
+    return grpc.insecure_channel(config.target)

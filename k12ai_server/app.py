@@ -23,11 +23,16 @@ from k12ai_server.platform.gpus import NvmlGpus
 from k12ai_server.platform.host import HostSampler
 from k12ai_server.runners.base import Runner
 from k12ai_server.runners.local import LocalProcessRunner
+from k12ai_server.security.auth import Authenticator
+from k12ai_server.security.policy import load_tokens
+from k12ai_server.security.tls import bind
 from k12ai_server.state.db import open_database
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# A request is a config (params are capped at 256 KiB); replies and event batches may be larger.
+MAX_RECEIVE_BYTES = 4 * 1024 * 1024
+MAX_SEND_BYTES = 16 * 1024 * 1024
 SERVICE_NAMES = (
     framework_pb2.DESCRIPTOR.services_by_name["Framework"].full_name,
     platform_pb2.DESCRIPTOR.services_by_name["Platform"].full_name,
@@ -58,6 +63,7 @@ class Server:
 
     @classmethod
     async def start(cls, config: ServerConfig, *, runner: Runner | None = None) -> Server:
+        auth = Authenticator(load_tokens(config))
         conn = open_database(config.state_dir)
         events = EventLog(EventStore(conn), EventBus(queue_size=config.subscriber_queue_size))
         gpus = NvmlGpus()
@@ -78,25 +84,29 @@ class Server:
 
         grpc_server = grpc.aio.server(
             options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+                ("grpc.max_send_message_length", MAX_SEND_BYTES),
             ]
         )
         framework_pb2_grpc.add_FrameworkServicer_to_server(
             FrameworkServicer(
-                jobs=jobs, events=events, data_roots=config.data_roots, heartbeat_s=config.heartbeat_s
+                jobs=jobs,
+                events=events,
+                auth=auth,
+                data_roots=config.data_roots,
+                heartbeat_s=config.heartbeat_s,
             ),
             grpc_server,
         )
         platform_pb2_grpc.add_PlatformServicer_to_server(
-            PlatformServicer(sampler=sampler, jobs=jobs, events=events), grpc_server
+            PlatformServicer(sampler=sampler, jobs=jobs, events=events, auth=auth), grpc_server
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, reflection.SERVICE_NAME, health.SERVICE_NAME), grpc_server
         )
-        port = grpc_server.add_insecure_port(f"{config.host}:{config.grpc_port}")
+        port = bind(grpc_server, config)
         await grpc_server.start()
         await jobs.recover()
         for name in (*SERVICE_NAMES, ""):

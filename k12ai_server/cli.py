@@ -7,11 +7,13 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from k12ai_server.app import Server
 from k12ai_server.config import ENV_PREFIX, ServerConfig
+from k12ai_server.security import token_cli
 
 DEFAULTS = ServerConfig()
 
@@ -38,6 +40,25 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
     p.add_argument("--stop-grace-s", type=float, default=float(_env("stop_grace_s", DEFAULTS.stop_grace_s)))
     p.add_argument("--heartbeat-s", type=float, default=float(_env("heartbeat_s", DEFAULTS.heartbeat_s)))
     p.add_argument("--log-level", default=_env("log_level", DEFAULTS.log_level))
+    p.add_argument(
+        "--tokens-file",
+        type=Path,
+        default=os.environ.get(ENV_PREFIX + "TOKENS_FILE") or None,
+        help="hashed API tokens (K12AI_TOKENS_FILE); without it the server is open and loopback-only",
+    )
+    p.add_argument(
+        "--allow-open",
+        action="store_true",
+        default=os.environ.get(ENV_PREFIX + "ALLOW_OPEN") == "1",
+        help="serve a non-loopback address without tokens (only behind an authenticating proxy)",
+    )
+    for name, what in (
+        ("tls-cert", "PEM certificate chain of this server (enables TLS)"),
+        ("tls-key", "PEM private key of --tls-cert"),
+        ("tls-client-ca", "PEM CA bundle; clients must present a certificate it signed (mutual TLS)"),
+    ):
+        env = os.environ.get(ENV_PREFIX + name.replace("-", "_").upper())
+        p.add_argument(f"--{name}", type=Path, default=env or None, help=what)
     args = p.parse_args(argv)
     return ServerConfig(
         host=args.host,
@@ -50,6 +71,11 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         stop_grace_s=args.stop_grace_s,
         heartbeat_s=args.heartbeat_s,
         log_level=args.log_level,
+        tokens_file=args.tokens_file,
+        allow_open=args.allow_open,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
     )
 
 
@@ -66,6 +92,9 @@ async def _serve(config: ServerConfig) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["token"]:
+        sys.exit(token_cli.main(argv[1:]))
     config = parse_args(argv)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(_serve(config))

@@ -25,6 +25,14 @@ class ServerConfig:
     subscriber_queue_size: int = 1024
     consul_addr: str = ""
     log_level: str = "INFO"
+    # JSON file of hashed API tokens (see `k12ai-server token create`); none = open, loopback only.
+    tokens_file: Path | None = None
+    # Serve without tokens on a non-loopback address: only behind another authenticating proxy.
+    allow_open: bool = False
+    # TLS for gRPC and the REST gateway; with tls_client_ca, clients must present a certificate.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -13,13 +13,23 @@ from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
 from k12ai_server.api import replies
 from k12ai_server.api.convert import EventMessages, job_message
 from k12ai_server.api.replies import ApiError
-from k12ai_server.api.requests import SeedRequest, check_under_roots, params_dict, require, require_op
+from k12ai_server.api.requests import (
+    SeedRequest,
+    check_under_roots,
+    params_dict,
+    require,
+    require_caller,
+    require_op,
+)
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.log import EventLog
 from k12ai_server.events.watch import WatchBatch, WatchRequest, follow
-from k12ai_server.jobs.model import JobIdentity, JobKind, JobState
+from k12ai_server.jobs.model import Job, JobIdentity, JobKind, JobState
 from k12ai_server.jobs.service import JobNotFoundError, JobService
 from k12ai_server.jobs.store import JobAlreadyLiveError
+from k12ai_server.security import audit
+from k12ai_server.security.auth import Authenticator
+from k12ai_server.security.tokens import Principal
 from k12ai_worker import frameworks
 from k12ai_worker.errors import ConfigError
 
@@ -32,9 +42,16 @@ Reply = TypeVar(
 
 class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
     def __init__(
-        self, *, jobs: JobService, events: EventLog, data_roots: Sequence[Path], heartbeat_s: float
+        self,
+        *,
+        jobs: JobService,
+        events: EventLog,
+        auth: Authenticator,
+        data_roots: Sequence[Path],
+        heartbeat_s: float,
     ) -> None:
         self._jobs = jobs
+        self._auth = auth
         self._events = events
         self._data_roots = data_roots
         self._heartbeat_s = heartbeat_s
@@ -43,27 +60,37 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
     async def Train(  # noqa: N802 (gRPC method names)
         self, request: framework_pb2.TrainRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> framework_pb2.TrainResponse:
-        return await self._handle(JobKind.TRAIN, request, framework_pb2.TrainResponse)
+        return await self._handle(JobKind.TRAIN, request, framework_pb2.TrainResponse, context)
 
     async def Evaluate(  # noqa: N802
         self, request: framework_pb2.EvaluateRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> framework_pb2.EvaluateResponse:
-        return await self._handle(JobKind.EVALUATE, request, framework_pb2.EvaluateResponse)
+        return await self._handle(JobKind.EVALUATE, request, framework_pb2.EvaluateResponse, context)
 
     async def Predict(  # noqa: N802
         self, request: framework_pb2.PredictRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> framework_pb2.PredictResponse:
-        return await self._handle(JobKind.PREDICT, request, framework_pb2.PredictResponse)
+        return await self._handle(JobKind.PREDICT, request, framework_pb2.PredictResponse, context)
 
-    async def _handle(self, kind: JobKind, request: SeedRequest, reply: Callable[..., Reply]) -> Reply:
+    async def _handle(
+        self,
+        kind: JobKind,
+        request: SeedRequest,
+        reply: Callable[..., Reply],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> Reply:
+        principal = await self._auth.principal(context)
         try:
+            require(request, "op", "user", "service_name", "service_uuid")
+            require_caller(principal, request.user)
             code, message, job_id = await self._dispatch(kind, request)
         except ApiError as err:
+            audit.record(principal, context.peer(), kind.value, request, code=err.code)
             return reply(code=err.code, descr=err.descr, message=err.message)
+        audit.record(principal, context.peer(), kind.value, request, code=code, job_id=job_id)
         return reply(code=code, descr=replies.DESCR[code], message=message, job_id=job_id)
 
     async def _dispatch(self, kind: JobKind, request: SeedRequest) -> tuple[int, str, str]:
-        require(request, "op", "user", "service_name", "service_uuid")
         endpoint = f"/k12ai/framework/{kind.value}"
         op = require_op(request, (f"{kind.value}.start", f"{kind.value}.stop"), endpoint)
         known = frameworks.names()
@@ -115,11 +142,17 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
     async def Watch(  # noqa: N802
         self, request: framework_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[framework_pb2.WatchResponse]:
-        if request.job_id and self._jobs.jobs.get(request.job_id) is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id!r} not found")
+        principal = await self._auth.principal(context)
+        user = request.user
+        if request.job_id:
+            await self._owned_job(request.job_id, principal, context)
+        elif not principal.admin:
+            if user and user != principal.user:
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"may not watch user {user!r}")
+            user = principal.user
         watch = WatchRequest(
             where=EventFilter(
-                job_id=request.job_id, user=request.user, service_uuid=request.service_uuid, op=request.op
+                job_id=request.job_id, user=user, service_uuid=request.service_uuid, op=request.op
             ),
             types=frozenset(request.types),
             after_seq=request.after_seq,
@@ -127,6 +160,18 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         )
         async for item in follow(self._events.store, self._events.bus, watch, self._terminal_state):
             yield self._watch_response(item)
+
+    async def _owned_job(
+        self, job_id: str, principal: Principal, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Job:
+        job = self._jobs.jobs.get(job_id)
+        if job is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {job_id!r} not found")
+        assert job is not None
+        if not principal.may_act_as(job.identity.user):
+            # Same answer as a missing job: ids of other users' jobs are not confirmed.
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {job_id!r} not found")
+        return job
 
     def _watch_response(self, batch: WatchBatch) -> framework_pb2.WatchResponse:
         response = framework_pb2.WatchResponse(events=[self._messages.get(e) for e in batch.events])
@@ -145,10 +190,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
     async def GetJob(  # noqa: N802
         self, request: framework_pb2.GetJobRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> framework_pb2.GetJobResponse:
-        job = self._jobs.jobs.get(request.job_id)
-        if job is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"job {request.job_id!r} not found")
-        assert job is not None
+        job = await self._owned_job(request.job_id, await self._auth.principal(context), context)
         return framework_pb2.GetJobResponse(job=job_message(job, self._events.store.last_seq(job.job_id)))
 
     async def ListJobs(  # noqa: N802
@@ -160,8 +202,16 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             valid = ", ".join(s.value for s in JobState)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"states: expected some of {valid}")
             raise
+        principal = await self._auth.principal(context)
+        if not principal.may_act_as(request.user or principal.user):
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, f"may not list jobs of user {request.user!r}"
+            )
         jobs = self._jobs.jobs.query(
-            user=request.user, service_uuid=request.service_uuid, states=states, limit=request.limit or 100
+            user=request.user if principal.admin else principal.user,
+            service_uuid=request.service_uuid,
+            states=states,
+            limit=request.limit or 100,
         )
         store = self._events.store
         return framework_pb2.ListJobsResponse(jobs=[job_message(j, store.last_seq(j.job_id)) for j in jobs])

@@ -12,20 +12,27 @@ from k12ai_api.v1 import platform_pb2, platform_pb2_grpc
 from k12ai_server.api import replies
 from k12ai_server.api.convert import value_message
 from k12ai_server.api.replies import ApiError
-from k12ai_server.api.requests import SeedRequest, params_dict, require, require_op
+from k12ai_server.api.requests import SeedRequest, params_dict, require, require_caller, require_op
 from k12ai_server.events.log import EventLog
 from k12ai_server.events.record import EventRecord
 from k12ai_server.jobs.service import JobService
 from k12ai_server.platform.host import HostSampler, seed_stats
+from k12ai_server.security import audit
+from k12ai_server.security.auth import Authenticator
+from k12ai_server.security.tokens import Principal
 
 Reply = TypeVar("Reply", platform_pb2.StatsResponse, platform_pb2.ControlResponse)
 Outcome = tuple[int, Any]
+Action = Callable[[SeedRequest, Principal], Awaitable[Outcome]]
 STATS_PARTS = ("cpus", "gpus", "disks", "containers")
 
 
 class PlatformServicer(platform_pb2_grpc.PlatformServicer):
-    def __init__(self, *, sampler: HostSampler, jobs: JobService, events: EventLog) -> None:
+    def __init__(
+        self, *, sampler: HostSampler, jobs: JobService, events: EventLog, auth: Authenticator
+    ) -> None:
         self._sampler = sampler
+        self._auth = auth
         self._jobs = jobs
         self._events = events
         self._tasks: set[asyncio.Task[None]] = set()
@@ -34,7 +41,7 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
         self, request: platform_pb2.StatsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> platform_pb2.StatsResponse:
         return await self._handle(
-            request, ("query",), "/k12ai/platform/stats", self._stats, platform_pb2.StatsResponse
+            request, context, ("query",), "/k12ai/platform/stats", self._stats, platform_pb2.StatsResponse
         )
 
     async def Control(  # noqa: N802
@@ -42,6 +49,7 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
     ) -> platform_pb2.ControlResponse:
         return await self._handle(
             request,
+            context,
             ("container.stop",),
             "/k12ai/platform/control",
             self._control,
@@ -51,18 +59,24 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
     async def _handle(
         self,
         request: SeedRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
         ops: tuple[str, ...],
         endpoint: str,
-        action: Callable[[SeedRequest], Awaitable[Outcome]],
+        action: Action,
         reply: Callable[..., Reply],
     ) -> Reply:
+        principal = await self._auth.principal(context)
         try:
             require(request, "op", "user", "service_uuid")
+            require_caller(principal, request.user)
             require_op(request, ops, endpoint)
         except ApiError as err:
             return reply(code=err.code, descr=err.descr, message=value_message(err.message))
+        if request.op == "container.stop":
+            # Audited before acting: a stop must leave a trace even if the reply is lost.
+            audit.record(principal, context.peer(), "control", request, code=replies.SUCCESS)
         if getattr(request, "async_mode", False):
-            task = asyncio.ensure_future(self._run_async(request, action))
+            task = asyncio.ensure_future(self._run_async(request, action, principal))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             key = f"platform/{request.user}/{request.service_uuid}/{request.op}/result"
@@ -71,13 +85,11 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
                 descr=replies.DESCR[replies.SUCCESS],
                 message=value_message(f"{request.op} accepted; the result follows as a result event ({key})"),
             )
-        code, message = await _outcome(action, request)
+        code, message = await _outcome(action, request, principal)
         return reply(code=code, descr=replies.DESCR[code], message=value_message(message))
 
-    async def _run_async(
-        self, request: SeedRequest, action: Callable[[SeedRequest], Awaitable[Outcome]]
-    ) -> None:
-        code, message = await _outcome(action, request)
+    async def _run_async(self, request: SeedRequest, action: Action, principal: Principal) -> None:
+        code, message = await _outcome(action, request, principal)
         self._events.append(
             [
                 EventRecord(
@@ -91,7 +103,7 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
             ]
         )
 
-    async def _stats(self, request: SeedRequest) -> Outcome:
+    async def _stats(self, request: SeedRequest, principal: Principal) -> Outcome:
         query = params_dict(request)
         for key, value in query.items():
             if key not in STATS_PARTS or not isinstance(value, bool):
@@ -100,9 +112,10 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
                     f"service_params.{key}: expected one of {', '.join(STATS_PARTS)} set to true or false",
                 )
         self._sampler.refresh_containers()
-        return replies.SUCCESS, seed_stats(self._sampler.latest(), query, user=None)
+        user = None if principal.admin else principal.user
+        return replies.SUCCESS, seed_stats(self._sampler.latest(), query, user=user)
 
-    async def _control(self, request: SeedRequest) -> Outcome:
+    async def _control(self, request: SeedRequest, principal: Principal) -> Outcome:
         params = params_dict(request)
         container_id = params.get("id")
         if not container_id or not isinstance(container_id, str):
@@ -119,8 +132,8 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
         return replies.SUCCESS, f"container id {container_id} stop success"
 
 
-async def _outcome(action: Callable[[SeedRequest], Awaitable[Outcome]], request: SeedRequest) -> Outcome:
+async def _outcome(action: Action, request: SeedRequest, principal: Principal) -> Outcome:
     try:
-        return await action(request)
+        return await action(request, principal)
     except ApiError as err:
         return err.code, err.message

@@ -12,6 +12,7 @@ from google.protobuf import json_format, struct_pb2
 
 from k12ai_server.api import replies
 from k12ai_server.api.replies import ApiError
+from k12ai_server.security.tokens import Principal
 
 # These strings become container names, directory names and Consul keys.
 IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -45,6 +46,11 @@ def require(request: SeedRequest, *fields: str) -> None:
             )
 
 
+def require_caller(principal: Principal, user: str) -> None:
+    if not principal.may_act_as(user):
+        raise ApiError(replies.PERMISSION_DENIED, f"caller {principal.user!r} may not act for user {user!r}")
+
+
 def require_op(request: SeedRequest, allowed: Sequence[str], endpoint: str) -> str:
     if request.op not in allowed:
         raise ApiError(
@@ -54,13 +60,33 @@ def require_op(request: SeedRequest, allowed: Sequence[str], endpoint: str) -> s
     return request.op
 
 
+# Configs are small documents; these bound what a request can make the server hold.
+MAX_PARAMS_DEPTH = 16
+MAX_PARAMS_BYTES = 256 * 1024
+
+
 def params_dict(request: SeedRequest) -> dict[str, Any]:
-    """service_params as plain JSON, integral numbers back to int.
+    """service_params as plain JSON, integral numbers back to int, within the size limits.
 
     ``Struct`` keeps every number as a double, so the seed's ``"batch_size": 2``
     would reach a framework as 2.0; JSON users mean an int there.
     """
-    return _ints(json_format.MessageToDict(request.service_params))  # type: ignore[no-any-return]
+    size = request.service_params.ByteSize()
+    if size > MAX_PARAMS_BYTES:
+        raise ApiError(replies.INVALID_PARAMS, f"service_params: {size} bytes, more than {MAX_PARAMS_BYTES}")
+    params = _ints(json_format.MessageToDict(request.service_params))
+    _check_depth(params, "service_params", 0)
+    return params  # type: ignore[no-any-return]
+
+
+def _check_depth(value: Any, path: str, depth: int) -> None:
+    if depth > MAX_PARAMS_DEPTH:
+        raise ApiError(replies.INVALID_PARAMS, f"{path}: nested deeper than {MAX_PARAMS_DEPTH} levels")
+    children = (
+        value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    )
+    for key, child in children:
+        _check_depth(child, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]", depth + 1)
 
 
 def _ints(value: Any) -> Any:

@@ -102,3 +102,18 @@ async def test_stop_without_a_live_job(client: AsyncK12AIClient) -> None:
     err = await refused(client.train, train(op="train.stop", service_params=None))
     assert err.code == Code.REPLY_CODE_JOB_NOT_FOUND
     assert "test/123456" in err.message
+
+
+async def test_params_nested_too_deep_are_refused_with_the_path(client: AsyncK12AIClient) -> None:
+    deep: dict[str, Any] = {"leaf": 1}
+    for _ in range(20):
+        deep = {"d": deep}
+    err = await refused(client.train, train(service_params={"model": deep}))
+    assert err.code == Code.REPLY_CODE_INVALID_PARAMS
+    assert err.message.startswith("service_params.model.d.d") and "deeper than 16" in err.message
+
+
+async def test_oversized_params_are_refused(client: AsyncK12AIClient) -> None:
+    err = await refused(client.train, train(service_params={"blob": "x" * 300_000}))
+    assert err.code == Code.REPLY_CODE_INVALID_PARAMS
+    assert "bytes, more than" in err.message

@@ -1,0 +1,3 @@
+from k12ai_client.cli import main
+
+main()
