@@ -75,6 +75,7 @@ class Server:
             gpus=GpuAllocator(gpus.inventory()),
             paths=JobPaths(data_root=config.data_root, state_dir=config.state_dir),
             stop_grace_s=config.stop_grace_s,
+            max_running=config.max_running_jobs,
         )
         sampler = HostSampler(
             gpus=gpus, running=runner.running, disk_paths=[config.data_root, config.state_dir]

@@ -38,6 +38,12 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
     p.add_argument("--state-dir", type=Path, default=Path(_env("state_dir", DEFAULTS.state_dir)))
     p.add_argument("--runner", choices=["local"], default=_env("runner", DEFAULTS.runner))
     p.add_argument("--stop-grace-s", type=float, default=float(_env("stop_grace_s", DEFAULTS.stop_grace_s)))
+    p.add_argument(
+        "--max-running-jobs",
+        type=int,
+        default=int(_env("max_running_jobs", DEFAULTS.max_running_jobs)),
+        help="jobs running at once; more wait queued (default: CPU count)",
+    )
     p.add_argument("--heartbeat-s", type=float, default=float(_env("heartbeat_s", DEFAULTS.heartbeat_s)))
     p.add_argument("--log-level", default=_env("log_level", DEFAULTS.log_level))
     p.add_argument(
@@ -69,6 +75,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         state_dir=args.state_dir.expanduser().absolute(),
         runner=args.runner,
         stop_grace_s=args.stop_grace_s,
+        max_running_jobs=args.max_running_jobs,
         heartbeat_s=args.heartbeat_s,
         log_level=args.log_level,
         tokens_file=args.tokens_file,

@@ -21,6 +21,8 @@ class ServerConfig:
     state_dir: Path = DEFAULT_HOME / "state"
     runner: str = "local"
     stop_grace_s: float = 10.0
+    # Jobs running at once; more wait queued (each job is a process or container).
+    max_running_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     heartbeat_s: float = 5.0
     subscriber_queue_size: int = 1024
     consul_addr: str = ""

@@ -130,8 +130,9 @@ def bench_unary(target: str, job_id: str, n: int) -> None:
 # -- 2. watch fan-out -------------------------------------------------------
 
 
-async def subscribers(target: str, count: int, expect: int) -> None:
-    """Child process: `count` watch streams; prints delivery latencies in ms as JSON."""
+async def subscribers(target: str, count: int, expect: int, stalled: bool, after_seq: int) -> None:
+    """Child process: `count` watch streams (plus one that never reads, if `stalled`);
+    prints the delivery latencies in ms as JSON."""
     latencies: list[float] = []
     channel = grpc.aio.insecure_channel(target)
     from k12ai_api.v1 import framework_pb2_grpc
@@ -140,7 +141,7 @@ async def subscribers(target: str, count: int, expect: int) -> None:
 
     async def one() -> None:
         got = 0
-        async for response in stub.Watch(framework_pb2.WatchRequest(user="bench")):
+        async for response in stub.Watch(framework_pb2.WatchRequest(user="bench", after_seq=after_seq)):
             now = time.time_ns()
             for event in response.events:
                 latencies.append((now - int(event.payload.struct_value["sent_ns"])) / 1e6)
@@ -149,10 +150,13 @@ async def subscribers(target: str, count: int, expect: int) -> None:
                 return
 
     tasks = [asyncio.create_task(one()) for _ in range(count)]
+    stall = stub.Watch(framework_pb2.WatchRequest(user="bench", after_seq=after_seq)) if stalled else None
     await asyncio.sleep(1.0)
     print("subscribed", flush=True)
     await asyncio.wait_for(asyncio.gather(*tasks), 120)
     print(json.dumps(latencies), flush=True)
+    if stall is not None:
+        stall.cancel()
     await channel.close()
 
 
@@ -164,17 +168,19 @@ async def bench_watch(state: Path, count: int, rate: int, seconds: float) -> Non
         ServerConfig(grpc_port=0, http_port=0, data_root=state / "w-data", state_dir=state / "w-state")
     )
     try:
-        latencies = await _produce(server, count, rate, seconds)
+        free = await _produce(server, count, rate, seconds, stalled=False)
+        stalled = await _produce(server, count, rate, seconds, stalled=True)
     finally:
         await server.stop()
     print(
         f"2. Watch delivery latency, {count} subscribers, {rate} events/s for {seconds:.0f} s "
-        f"(stored durably before fan-out)"
+        f"(event stored durably, then fanned out)"
     )
-    print(row(f"event stored -> received ({len(latencies)} deliveries)", latencies))
+    print(row(f"stored -> received, all reading ({len(free)})", free))
+    print(row(f"same, plus one watcher that never reads ({len(stalled)})", stalled, pct(free, 50)))
 
 
-async def _produce(server: Any, count: int, rate: int, seconds: float) -> list[float]:
+async def _produce(server: Any, count: int, rate: int, seconds: float, *, stalled: bool) -> list[float]:
     from k12ai_server.events.record import EventRecord
 
     total = int(rate * seconds)
@@ -187,6 +193,8 @@ async def _produce(server: Any, count: int, rate: int, seconds: float) -> list[f
         f"127.0.0.1:{server.grpc_port}",
         "--expect",
         str(total),
+        *(["--stalled"] if stalled else []),
+        *("--after-seq", str(server.events.store.last_seq())),
         stdout=asyncio.subprocess.PIPE,
         limit=1 << 28,
     )
@@ -252,6 +260,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--subscribers", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--stalled", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--after-seq", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--target", default="", help=argparse.SUPPRESS)
     p.add_argument("--expect", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--calls", type=int, default=3000)
@@ -264,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(echo_server())
         return
     if args.subscribers:
-        asyncio.run(subscribers(args.target, args.subscribers, args.expect))
+        asyncio.run(subscribers(args.target, args.subscribers, args.expect, args.stalled, args.after_seq))
         return
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)

@@ -129,7 +129,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
                 f"{exc.existing.state.value} (job {exc.existing.job_id})",
             ) from None
         if job.state is JobState.QUEUED:
-            return replies.JOB_QUEUED, f"{op} queued: waiting for {job.gpus_wanted} free GPU(s)", job.job_id
+            return replies.JOB_QUEUED, f"{op} queued: waiting for {self._jobs.waiting_for(job)}", job.job_id
         return replies.SUCCESS, f"{op} task cache directory: {job.cache_dir}", job.job_id
 
     async def _stop(self, ident: JobIdentity, op: str) -> tuple[int, str, str]:

@@ -51,6 +51,7 @@ class JobService:
         gpus: GpuAllocator,
         paths: JobPaths,
         stop_grace_s: float,
+        max_running: int,
     ) -> None:
         self.jobs = jobs
         self._events = events
@@ -58,6 +59,9 @@ class JobService:
         self._gpus = gpus
         self._paths = paths
         self._stop_grace_s = stop_grace_s
+        # Jobs past this many wait queued: a host has so many cores and so much memory.
+        self._max_running = max_running
+        self._running: set[str] = set()
         self._queue: list[str] = []
         self._handles: dict[str, RunHandle] = {}
         self._stopping: set[str] = set()
@@ -91,6 +95,12 @@ class JobService:
         assert current is not None
         return current
 
+    def waiting_for(self, job: Job) -> str:
+        """Why a queued job is queued, in words for its reply."""
+        if len(self._running) >= self._max_running:
+            return f"a free job slot ({self._max_running} running)"
+        return f"{job.gpus_wanted} free GPU(s)"
+
     async def stop(self, ident: JobIdentity) -> Job:
         job = self.jobs.find_live(ident)
         if job is None:
@@ -116,6 +126,7 @@ class JobService:
                 self._queue.append(job.job_id)
                 continue
             self._gpus.claim(job.job_id, job.devices)
+            self._running.add(job.job_id)
             handle = await self._runner.adopt(job)
             self._spawn(self._supervise(job, handle or _Gone(job)))
             log.info("re-adopted job %s (%s)", job.job_id, "running" if handle else "gone")
@@ -132,6 +143,8 @@ class JobService:
     def _dispatch(self) -> None:
         gpu_queue_blocked = False
         for job_id in list(self._queue):
+            if len(self._running) >= self._max_running:
+                return
             job = self.jobs.get(job_id)
             assert job is not None
             if job.gpus_wanted and gpu_queue_blocked:
@@ -142,6 +155,7 @@ class JobService:
                 gpu_queue_blocked = True
                 continue
             self._queue.remove(job_id)
+            self._running.add(job_id)
             job = self.jobs.update(job_id, state=JobState.STARTING, devices=devices)
             self._write_spec(job)
             self._emit_status(job, JobState.STARTING, devices=list(devices))
@@ -233,6 +247,7 @@ class JobService:
             extra["exit_code"] = exit_code
         self._emit_status(job, state, **extra)
         self._gpus.release(job.job_id)
+        self._running.discard(job.job_id)
         self._dispatch()
 
     def _emit_status(self, job: Job, state: JobState, **extra: Any) -> None:
