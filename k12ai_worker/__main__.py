@@ -41,7 +41,7 @@ def run_job(spec: JobSpec) -> int:
         events.emit("status", {"state": "running", "job_id": spec.job_id})
         framework.run(spec, events)
     except (ConfigError, MissingArtefactError) as exc:
-        events.emit("error", {"code": exc.code, "descr": "task service start fails", "message": str(exc)})
+        events.emit("error", {"code": exc.code, "descr": exc.descr, "message": str(exc)})
         return EXIT_BAD_INPUT
     except Exception:
         # The runner turns the stderr tail into the failed status's reason.

@@ -15,6 +15,7 @@ class ConfigError(Exception):
     """A config value is wrong; ``key`` is its dotted path, e.g. ``model.encoder.type``."""
 
     code = INVALID_PARAMS
+    descr = "invalid service params"
 
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"{key}: {message}" if key else message)
@@ -25,3 +26,4 @@ class MissingArtefactError(Exception):
     """evaluate/predict found no ``model.tar.gz`` (the seed's 100202)."""
 
     code = TASK_START_FAILED
+    descr = "task service start fails"

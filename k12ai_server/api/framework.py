@@ -15,6 +15,7 @@ from k12ai_server.api.convert import EventMessages, job_message
 from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import (
     SeedRequest,
+    check_output_file,
     check_under_roots,
     params_dict,
     require,
@@ -118,6 +119,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         for key, path in framework.input_paths(kind, params):
             check_under_roots(key, path, self._data_roots)
         cache_dir = self._jobs.cache_dir(ident)
+        check_output_file(params, cache_dir)
         if ident.kind is not JobKind.TRAIN and not (cache_dir / "model.tar.gz").is_file():
             raise ApiError(replies.TASK_START_FAILED, f"model.tar.gz is not found in {cache_dir}")
         try:

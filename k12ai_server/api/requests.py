@@ -112,3 +112,18 @@ def check_under_roots(key: str, path: str, roots: Sequence[Path]) -> None:
             replies.PATH_OUTSIDE_DATA_ROOT,
             f"service_params.{key}: {path!r} is outside the data roots ({shown})",
         )
+
+
+def check_output_file(params: dict[str, Any], cache_dir: Path) -> None:
+    """The seed's `output_file`: relative (to the cache dir) or inside it, never elsewhere."""
+    output = params.get("output_file")
+    if output is None:
+        return
+    if not isinstance(output, str) or not output:
+        raise ApiError(replies.INVALID_PARAMS, "service_params.output_file: expected a file name")
+    resolved = Path(os.path.realpath(cache_dir / output))
+    if not resolved.is_relative_to(os.path.realpath(cache_dir)):
+        raise ApiError(
+            replies.PATH_OUTSIDE_DATA_ROOT,
+            f"service_params.output_file: {output!r} must stay inside the cache directory {cache_dir}",
+        )

@@ -117,3 +117,12 @@ async def test_oversized_params_are_refused(client: AsyncK12AIClient) -> None:
     err = await refused(client.train, train(service_params={"blob": "x" * 300_000}))
     assert err.code == Code.REPLY_CODE_INVALID_PARAMS
     assert "bytes, more than" in err.message
+
+
+@pytest.mark.parametrize("output", ["/etc/evil.json", "../other/x.json", "../../users/bob/1/model.tar.gz"])
+async def test_output_file_must_stay_in_the_cache_dir(client: AsyncK12AIClient, output: str) -> None:
+    body = train(op="evaluate.start", service_params={"dataset": {"type": "builtin", "name": "iris"},
+                                                      "output_file": output})  # fmt: skip
+    err = await refused(client.evaluate, body)
+    assert err.code == Code.REPLY_CODE_PATH_OUTSIDE_DATA_ROOT
+    assert "output_file" in err.message
