@@ -86,7 +86,7 @@ def k12ai_server(state: Path, *extra: str) -> Iterator[str]:
 
 async def echo_server() -> None:
     server = grpc.aio.server()
-    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: _echo(request))
+    handler = grpc.unary_unary_rpc_method_handler(_echo)
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("bench.Echo", {"Echo": handler})])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -94,7 +94,7 @@ async def echo_server() -> None:
     await server.wait_for_termination()
 
 
-async def _echo(request: bytes) -> bytes:
+async def _echo(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
     return request
 
 

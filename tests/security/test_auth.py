@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from k12ai_api.v1 import common_pb2
-from k12ai_client import AsyncK12AIClient, ClientConfig, ReplyError, RPCError, reply_message
+from k12ai_client import AsyncK12AIClient, ClientConfig, ReplyError, RPCError, WatchState, reply_message
 from k12ai_server.app import Server
 from k12ai_server.security.policy import InsecureConfigError
 from k12ai_server.security.tokens import hash_token
@@ -94,11 +94,11 @@ async def test_isolation_matrix(secured: Server) -> None:
                 await query
             assert info.value.status == status
         for filters, status in (
-            ({"job_id": job_id}, grpc.StatusCode.NOT_FOUND),
-            ({"user": "bob"}, grpc.StatusCode.PERMISSION_DENIED),
+            (WatchState(job_id=job_id), grpc.StatusCode.NOT_FOUND),
+            (WatchState(user="bob"), grpc.StatusCode.PERMISSION_DENIED),
         ):
             with pytest.raises(RPCError) as info:
-                async for _ in alice.watch(**filters):
+                async for _ in alice.watch(filters):
                     pass
             assert info.value.status == status
 
