@@ -72,11 +72,9 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
             require_op(request, ops, endpoint)
         except ApiError as err:
             return reply(code=err.code, descr=err.descr, message=value_message(err.message))
-        if request.op == "container.stop":
-            # Audited before acting: a stop must leave a trace even if the reply is lost.
-            audit.record(principal, context.peer(), "control", request, code=replies.SUCCESS)
+        peer = context.peer()
         if getattr(request, "async_mode", False):
-            task = asyncio.ensure_future(self._run_async(request, action, principal))
+            task = asyncio.ensure_future(self._run_async(request, action, principal, peer))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             key = f"platform/{request.user}/{request.service_uuid}/{request.op}/result"
@@ -85,11 +83,11 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
                 descr=replies.DESCR[replies.SUCCESS],
                 message=value_message(f"{request.op} accepted; the result follows as a result event ({key})"),
             )
-        code, message = await _outcome(action, request, principal)
+        code, message = await _outcome(action, request, principal, peer)
         return reply(code=code, descr=replies.DESCR[code], message=value_message(message))
 
-    async def _run_async(self, request: SeedRequest, action: Action, principal: Principal) -> None:
-        code, message = await _outcome(action, request, principal)
+    async def _run_async(self, request: SeedRequest, action: Action, principal: Principal, peer: str) -> None:
+        code, message = await _outcome(action, request, principal, peer)
         self._events.append(
             [
                 EventRecord(
@@ -132,8 +130,12 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
         return replies.SUCCESS, f"container id {container_id} stop success"
 
 
-async def _outcome(action: Action, request: SeedRequest, principal: Principal) -> Outcome:
+async def _outcome(action: Action, request: SeedRequest, principal: Principal, peer: str) -> Outcome:
     try:
-        return await action(request, principal)
+        code, message = await action(request, principal)
     except ApiError as err:
-        return err.code, err.message
+        code, message = err.code, err.message
+    if request.op != "query":
+        # Mutating calls only, with the code they really ended with (refusals included).
+        audit.record(principal, peer, "control", request, code=code)
+    return code, message
