@@ -17,12 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
+from benchkit import child, k12ai_server, pct, row
 
 from k12ai_api.v1 import framework_pb2
 from k12ai_client import ClientConfig, Event, K12AIClient, to_envelope
@@ -30,55 +30,6 @@ from k12ai_client import ClientConfig, Event, K12AIClient, to_envelope
 ROOT = Path(__file__).resolve().parent.parent
 ECHO_METHOD = "/bench.Echo/Echo"
 TRAIN_IRIS_PATH = ROOT / "examples" / "k12ml" / "train_iris.json"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def row(name: str, values_ms: list[float], baseline_p50: float | None = None) -> str:
-    p50, p99 = pct(values_ms, 50), pct(values_ms, 99)
-    ratio = f"  x{p50 / baseline_p50:.2f} of baseline p50" if baseline_p50 else ""
-    return f"  {name:<44} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   n={len(values_ms)}{ratio}"
-
-
-@contextmanager
-def child(cmd: list[str], ready: str) -> Iterator[str]:
-    """Run a server process until its first stdout line (which names its port)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if ready not in line:
-        proc.kill()
-        raise RuntimeError(f"{cmd[0]} did not start: {line!r}")
-    try:
-        yield line
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
-@contextmanager
-def k12ai_server(state: Path, *extra: str) -> Iterator[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "k12ai_server",
-        "--grpc-port",
-        "0",
-        "--http-port",
-        "0",
-        "--data-root",
-        str(state / "data"),
-        "--state-dir",
-        str(state / "state"),
-        "--log-level",
-        "WARNING",
-        *extra,
-    ]
-    with child(cmd, "listening") as line:
-        yield "127.0.0.1:" + line.split("grpc=")[1].split()[0].rsplit(":", 1)[1]
 
 
 # -- 1. unary ---------------------------------------------------------------
@@ -110,7 +61,7 @@ def time_calls(call: Callable[[], Any], n: int) -> list[float]:
 
 
 def bench_unary(target: str, job_id: str, n: int) -> None:
-    with child([sys.executable, __file__, "--echo-server"], "echo listening") as line:
+    with child([sys.executable, __file__, "--echo-server"], "echo listening") as (line, _):
         echo_target = line.split()[-1]
         with grpc.insecure_channel(echo_target) as channel:
             echo = channel.unary_unary(ECHO_METHOD)
