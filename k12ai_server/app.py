@@ -1,4 +1,4 @@
-"""Wires the parts together and runs the gRPC server."""
+"""Wires the parts together and runs the gRPC server and the REST gateway."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from k12ai_server.config import ServerConfig
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.log import EventLog
 from k12ai_server.events.store import EventStore
+from k12ai_server.gateway import GatewayTls, RestGateway
 from k12ai_server.jobs.gpus import GpuAllocator
 from k12ai_server.jobs.service import JobPaths, JobService
 from k12ai_server.jobs.store import JobStore
@@ -51,9 +52,12 @@ class Server:
         sampler: HostSampler,
         runner: Runner,
         conn: sqlite3.Connection,
+        gateway: RestGateway,
     ) -> None:
         self.config = config
         self.grpc_port = grpc_port
+        self.gateway = gateway
+        self.http_port = gateway.port
         self.jobs = jobs
         self.events = events
         self._grpc = grpc_server
@@ -89,18 +93,19 @@ class Server:
                 ("grpc.max_send_message_length", MAX_SEND_BYTES),
             ]
         )
-        framework_pb2_grpc.add_FrameworkServicer_to_server(
-            FrameworkServicer(
-                jobs=jobs,
-                events=events,
-                auth=auth,
-                data_roots=config.data_roots,
-                heartbeat_s=config.heartbeat_s,
-            ),
-            grpc_server,
+        framework = FrameworkServicer(
+            jobs=jobs,
+            events=events,
+            auth=auth,
+            data_roots=config.data_roots,
+            heartbeat_s=config.heartbeat_s,
         )
-        platform_pb2_grpc.add_PlatformServicer_to_server(
-            PlatformServicer(sampler=sampler, jobs=jobs, events=events, auth=auth), grpc_server
+        platform = PlatformServicer(sampler=sampler, jobs=jobs, events=events, auth=auth)
+        framework_pb2_grpc.add_FrameworkServicer_to_server(framework, grpc_server)
+        platform_pb2_grpc.add_PlatformServicer_to_server(platform, grpc_server)
+        # The REST gateway calls the same servicers in-process.
+        gateway = RestGateway(
+            dict(zip(SERVICE_NAMES, (framework, platform), strict=True)), max_body_bytes=MAX_RECEIVE_BYTES
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
@@ -109,12 +114,18 @@ class Server:
         )
         port = bind(grpc_server, config)
         await grpc_server.start()
+        await gateway.start(config.host, config.http_port, tls=_gateway_tls(config))
         await jobs.recover()
         for name in (*SERVICE_NAMES, ""):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
         log.info(
-            "k12ai gRPC on %s:%d (runner %s, state %s)", config.host, port, config.runner, config.state_dir
+            "k12ai gRPC on %s:%d, REST on %d (runner %s, state %s)",
+            config.host,
+            port,
+            gateway.port,
+            config.runner,
+            config.state_dir,
         )
         return cls(
             config=config,
@@ -125,11 +136,20 @@ class Server:
             sampler=sampler,
             runner=runner,
             conn=conn,
+            gateway=gateway,
         )
 
     async def stop(self, grace_s: float = 2.0) -> None:
+        await self.gateway.stop()
         await self._grpc.stop(grace_s)
         await self.jobs.close()
         await self._sampler.close()
         await self._runner.close()
         self._conn.close()
+
+
+def _gateway_tls(config: ServerConfig) -> GatewayTls | None:
+    # The same files as gRPC's; security.tls.bind has already refused a cert without a key.
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    return GatewayTls(cert=config.tls_cert, key=config.tls_key, client_ca=config.tls_client_ca)

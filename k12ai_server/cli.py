@@ -1,4 +1,4 @@
-"""``k12ai-server``: start the gRPC server (and, later, the REST gateway) on the embedded defaults."""
+"""``k12ai-server``: start the gRPC server and the REST gateway on the embedded defaults."""
 
 from __future__ import annotations
 
@@ -89,7 +89,10 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
 async def _serve(config: ServerConfig) -> None:
     server = await Server.start(config)
     # One line on stdout that scripts and tests read to find the ports.
-    print(f"k12ai-server listening grpc={config.host}:{server.grpc_port}", flush=True)
+    print(
+        f"k12ai-server listening grpc={config.host}:{server.grpc_port} http={config.host}:{server.http_port}",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -31,6 +31,7 @@ def example(service: str, name: str) -> dict[str, Any]:
 def server_config(tmp_path: Path, **overrides: Any) -> ServerConfig:
     values: dict[str, Any] = {
         "grpc_port": 0,
+        "http_port": 0,
         "data_root": tmp_path / "data",
         "state_dir": tmp_path / "state",
         "heartbeat_s": 0.5,
@@ -80,7 +81,7 @@ class ServerProcess:
 
 def start_server_process(tmp_path: Path, *extra: str) -> ServerProcess:
     cmd = [
-        sys.executable, "-m", "k12ai_server", "--grpc-port", "0",
+        sys.executable, "-m", "k12ai_server", "--grpc-port", "0", "--http-port", "0",
         "--data-root", str(tmp_path / "data"), "--state-dir", str(tmp_path / "state"),
         "--heartbeat-s", "0.5", *extra,
     ]  # fmt: skip

@@ -1,0 +1,169 @@
+"""The REST gateway: an aiohttp server that transcodes each request and calls the servicer in-process.
+
+Routes come from the descriptor set (see ``routes``); the servicers are the very objects the
+gRPC server serves, called with a :class:`GatewayContext` instead of through a socket, so a
+REST call costs one HTTP parse, one JSON conversion each way and the servicer itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from aiohttp import web
+from google.protobuf import message
+
+from k12ai_server.gateway import headers as http_headers
+from k12ai_server.gateway.context import AbortedCall, GatewayContext
+from k12ai_server.gateway.openapi import openapi_document
+from k12ai_server.gateway.routes import MethodNotAllowedError, Route, RouteNotFoundError, load_routes
+from k12ai_server.gateway.status import GatewayError
+from k12ai_server.gateway.streaming import UNEXPECTED, stream_reply
+from k12ai_server.gateway.transcode import build_request, dumps, render
+
+log = logging.getLogger(__name__)
+
+OPENAPI_PATH = "/openapi.json"
+JSON = "application/json"
+
+UnaryHandler = Callable[[message.Message, GatewayContext], Awaitable[message.Message]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayTls:
+    cert: Path
+    key: Path
+    # With it, clients must present a certificate this CA signed (mutual TLS).
+    client_ca: Path | None = None
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        if self.client_ca is not None:
+            context.load_verify_locations(cafile=self.client_ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+
+class RestGateway:
+    def __init__(self, servicers: Mapping[str, object], *, max_body_bytes: int) -> None:
+        """``servicers``: each served service's servicer object, by full name (``k12ai.v1.Framework``)."""
+        self.routes = load_routes(servicers)
+        self._handlers: dict[str, Callable[..., Any]] = {
+            route.method.full_name: getattr(servicers[route.service], route.method.name)
+            for route in self.routes.routes
+        }
+        self._openapi = dumps(openapi_document(self.routes))
+        self._max_body_bytes = max_body_bytes
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self, host: str, port: int, *, tls: GatewayTls | None = None) -> int:
+        app = web.Application(client_max_size=self._max_body_bytes)
+        app.router.add_route("*", "/{path:.*}", self.handle)
+        # handler_cancellation: a client that hangs up cancels its call, streams included.
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, ssl_context=tls.context() if tls else None)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        raw_path = request.raw_path.partition("?")[0]
+        if raw_path == OPENAPI_PATH and request.method == "GET":
+            return web.Response(body=self._openapi, content_type=JSON)
+        try:
+            route, path_values = self.routes.resolve(request.method, raw_path)
+        except RouteNotFoundError:
+            # grpc-gateway's routing errors: NotFound for an unknown path, Unimplemented for a wrong method.
+            return error_response(GatewayError(grpc.StatusCode.NOT_FOUND, "Not Found"))
+        except MethodNotAllowedError:
+            return error_response(GatewayError(grpc.StatusCode.UNIMPLEMENTED, "Method Not Allowed"))
+        try:
+            call = await self._prepare(request, route, path_values)
+        except GatewayError as error:
+            return error_response(error)
+        if route.server_streaming:
+            return await self._stream(request, route, *call)
+        return await self._unary(route, *call)
+
+    async def _prepare(
+        self, request: web.BaseRequest, route: Route, path_values: dict[str, str]
+    ) -> tuple[message.Message, GatewayContext]:
+        body = await _read_body(request) if route.body else b""
+        proto = build_request(route, path_values, request.query.items(), body)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        context = GatewayContext(
+            metadata=http_headers.request_metadata(request.headers, peer[0] if peer else ""),
+            peer=_grpc_peer(peer),
+            deadline=http_headers.deadline(request.headers),
+        )
+        return proto, context
+
+    async def _unary(self, route: Route, proto: message.Message, context: GatewayContext) -> web.Response:
+        try:
+            reply = await self._handlers[route.method.full_name](proto, context)
+        except AbortedCall as exc:
+            return error_response(exc.error, context)
+        except Exception:
+            log.exception("%s failed", route.method.full_name)
+            return error_response(GatewayError(grpc.StatusCode.UNKNOWN, UNEXPECTED), context)
+        error = context.error()
+        if error is not None:
+            return error_response(error, context)
+        return web.Response(
+            body=dumps(render(route, reply)),
+            content_type=JSON,
+            headers=http_headers.response_headers(context.initial_metadata, context.trailing),
+        )
+
+    async def _stream(
+        self, request: web.BaseRequest, route: Route, proto: message.Message, context: GatewayContext
+    ) -> web.StreamResponse:
+        replies = self._handlers[route.method.full_name](proto, context)
+        try:
+            return await stream_reply(
+                request,
+                replies,
+                lambda reply: render(route, reply),
+                lambda error: error_response(error, context),
+                http_headers.response_headers(context.initial_metadata, ()),
+            )
+        finally:
+            context.cancel()
+
+
+def error_response(error: GatewayError, context: GatewayContext | None = None) -> web.Response:
+    headers = http_headers.response_headers(context.initial_metadata, context.trailing) if context else {}
+    return web.Response(
+        status=error.http_status, body=dumps(error.body()), content_type=JSON, headers=headers
+    )
+
+
+async def _read_body(request: web.BaseRequest) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise GatewayError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"request body larger than {request.client_max_size} bytes",
+            http_status=413,
+        ) from None
+
+
+def _grpc_peer(peername: Any) -> str:
+    """The address in grpc's ``context.peer()`` form, which the audit log records."""
+    if not peername:
+        return "unknown"
+    host, port = peername[0], peername[1]
+    return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"

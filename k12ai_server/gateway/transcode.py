@@ -1,0 +1,167 @@
+"""JSON <-> protobuf for one route, with ``json_format`` as grpc-gateway's protojson would.
+
+Requests: the body (``body: "*"`` or ``body: "<field>"``), then path variables, then query
+parameters for the fields neither binds (proto or JSON names, dotted paths, a key repeated
+for a repeated field). Unknown body fields and unknown query parameters are ignored, as
+grpc-gateway does. Replies: proto field names, fields without presence always printed,
+int64 as strings, enums by name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import grpc
+from google.protobuf import descriptor, json_format, message
+
+from k12ai_server.gateway.routes import Route
+from k12ai_server.gateway.status import GatewayError
+
+_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
+_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
+# Message fields a query value can still set: json_format parses their string forms.
+_WELL_KNOWN_SCALARS = frozenset(
+    {
+        "google.protobuf.Timestamp",
+        "google.protobuf.Duration",
+        "google.protobuf.FieldMask",
+        "google.protobuf.DoubleValue",
+        "google.protobuf.FloatValue",
+        "google.protobuf.Int64Value",
+        "google.protobuf.UInt64Value",
+        "google.protobuf.Int32Value",
+        "google.protobuf.UInt32Value",
+        "google.protobuf.BoolValue",
+        "google.protobuf.StringValue",
+        "google.protobuf.BytesValue",
+    }
+)
+
+
+def build_request(
+    route: Route, path_values: Mapping[str, str], query: Iterable[tuple[str, str]], body: bytes
+) -> message.Message:
+    request = route.new_request()
+    if route.body:
+        _merge_body(request, route.body, body)
+    for field_path, value in path_values.items():
+        _set_path(request, field_path, [value], strict=True)
+    if route.body != "*":
+        _merge_query(request, route, path_values, query)
+    return request
+
+
+def render(route: Route, reply: message.Message) -> dict[str, Any]:
+    document = to_dict(reply)
+    if route.response_body:
+        return document.get(route.response_body)  # type: ignore[return-value]
+    return document
+
+
+def to_dict(reply: message.Message) -> dict[str, Any]:
+    return json_format.MessageToDict(
+        reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+def dumps(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _merge_body(request: message.Message, body_field: str, body: bytes) -> None:
+    if not body.strip():
+        return  # grpc-gateway takes an empty body as an empty message.
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid JSON body: {exc}") from None
+    if body_field == "*":
+        if not isinstance(document, dict):
+            raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, "the body must be a JSON object")
+    else:
+        field = _field(request.DESCRIPTOR, body_field)
+        if field is None:
+            raise GatewayError(grpc.StatusCode.INTERNAL, f"body field {body_field!r} is not in the request")
+        document = {field.name: document}
+    _parse(document, request)
+
+
+def _merge_query(
+    request: message.Message, route: Route, path_values: Mapping[str, str], query: Iterable[tuple[str, str]]
+) -> None:
+    grouped: dict[str, list[str]] = {}
+    for key, value in query:
+        grouped.setdefault(key, []).append(value)
+    bound = {route.body, *path_values}
+    for key, values in grouped.items():
+        if key.split(".")[0] in bound:
+            continue
+        _set_path(request, key, values, strict=False)
+
+
+def _set_path(request: message.Message, field_path: str, values: list[str], *, strict: bool) -> None:
+    """Set a dotted field path from strings; ``strict`` refuses paths the message lacks."""
+    target = request
+    names = field_path.split(".")
+    for depth, name in enumerate(names):
+        field = _field(target.DESCRIPTOR, name)
+        is_leaf = depth == len(names) - 1
+        if field is None or (not is_leaf and not _is_singular_message(field)):
+            if strict:
+                raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"no field {field_path!r}")
+            return  # grpc-gateway ignores query parameters that name no field.
+        if is_leaf:
+            _set_leaf(target, field, field_path, values)
+        else:
+            target = getattr(target, field.name)
+
+
+def _set_leaf(
+    target: message.Message, field: descriptor.FieldDescriptor, field_path: str, values: list[str]
+) -> None:
+    if field.message_type is not None and field.message_type.full_name not in _WELL_KNOWN_SCALARS:
+        raise GatewayError(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{field_path}: a message field cannot be set from the query"
+        )
+    converted = [_scalar(field, field_path, v) for v in values]
+    if _is_repeated(field):
+        _parse({field.name: converted}, target)
+    else:
+        # A singular field given twice keeps the last value, as grpc-gateway does.
+        _parse({field.name: converted[-1]}, target)
+
+
+def _scalar(field: descriptor.FieldDescriptor, field_path: str, value: str) -> Any:
+    if field.type == descriptor.FieldDescriptor.TYPE_BOOL:
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"{field_path}: {value!r} is not a boolean")
+    if field.type == descriptor.FieldDescriptor.TYPE_ENUM and value.lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+def _parse(document: dict[str, Any], target: message.Message) -> None:
+    try:
+        json_format.ParseDict(document, target, ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+
+
+def _field(desc: Any, name: str) -> descriptor.FieldDescriptor | None:
+    field: descriptor.FieldDescriptor | None = desc.fields_by_name.get(name)
+    if field is None:
+        field = next((f for f in desc.fields if f.json_name == name), None)
+    return field
+
+
+def _is_repeated(field: descriptor.FieldDescriptor) -> bool:
+    return bool(field.is_repeated)
+
+
+def _is_singular_message(field: descriptor.FieldDescriptor) -> bool:
+    return field.message_type is not None and not _is_repeated(field)

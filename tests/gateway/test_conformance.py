@@ -1,0 +1,250 @@
+"""The built-in gateway held to Envoy's gRPC-JSON transcoder: the same requests, compared.
+
+Each case goes to both transcoders in front of the same server; statuses and parsed bodies
+must be equal after :func:`normalise` (ids and host figures that differ between two calls)
+and after the differences Envoy has by design, each named below and applied explicitly:
+
+- ``ENVOY_ROUTING_TEXT``: an unknown path, or a known path with the wrong method, is a 404
+  with a ``text/plain`` "Could not resolve <path> to a method." from Envoy
+  (``reject_unknown_method``); grpc-gateway, and so the gateway, answers JSON status bodies:
+  404 ``NOT_FOUND`` for the path, 501 ``UNIMPLEMENTED`` "Method Not Allowed" for the method.
+- ``ENVOY_PARSE_TEXT``: a body or query value that does not parse is a 400 from both, but
+  Envoy's body is its parser's message in ``text/plain``; the gateway's is a status body
+  with ``INVALID_ARGUMENT``.
+- ``ENVOY_STREAM_UNWRAPPED``: Envoy writes each stream message as it is; grpc-gateway, and
+  so the gateway, wraps it as ``{"result": <message>}``.
+
+Everything else must match as it is: field names, unpopulated fields, int64 as strings,
+the ``async`` JSON name, unknown fields ignored, status bodies of gRPC errors (``details``
+included), HTTP statuses from gRPC codes.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.gateway.conftest import Envoy, RestServer
+from tests.gateway.rest import JOB_ID, Answer, call, stream_lines, wait_for_state
+
+ENVOY_ROUTING_TEXT = "envoy: routing failure as text/plain 404"
+ENVOY_PARSE_TEXT = "envoy: parse failure as text/plain 400"
+ENVOY_STREAM_UNWRAPPED = "envoy: stream lines without the result wrapper"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    path: str
+    body: Any = None
+    raw: str | None = None
+    # For a gateway answer, what Envoy answers instead, by design (see the module docstring).
+    envoy_difference: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def seed_request(op: str, uid: str, params: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "op": op,
+        "user": "test",
+        "service_name": "k12ml",
+        "service_uuid": uid,
+        "service_params": params,
+        **extra,
+    }
+
+
+IRIS = {"dataset": {"type": "builtin", "name": "iris"}, "model": {"type": "random_forest"}}
+CASES = [
+    Case("train start", "POST", "/k12ai/framework/train", seed_request("train.start", "{uid}", IRIS)),
+    Case(
+        "train start with seed-only fields and async",
+        "POST",
+        "/k12ai/framework/train",
+        seed_request("train.start", "{uid}-b", IRIS, username="test", password="test", **{"async": True}),
+    ),
+    Case(
+        "train start with the proto name of async",
+        "POST",
+        "/k12ai/framework/train",
+        seed_request("train.start", "{uid}-c", IRIS, async_mode=False),
+    ),
+    Case("unknown op", "POST", "/k12ai/framework/train", seed_request("train.begin", "{uid}", IRIS)),
+    Case(
+        "unknown service",
+        "POST",
+        "/k12ai/framework/train",
+        {**seed_request("train.start", "{uid}", IRIS), "service_name": "k12xx"},
+    ),
+    Case(
+        "bad params",
+        "POST",
+        "/k12ai/framework/train",
+        seed_request("train.start", "{uid}", {"model": {"type": "svm2"}}),
+    ),
+    Case(
+        "identifier with ..", "POST", "/k12ai/framework/train", seed_request("train.start", "../{uid}", IRIS)
+    ),
+    Case("empty body", "POST", "/k12ai/framework/evaluate", raw=""),
+    Case(
+        "evaluate before train",
+        "POST",
+        "/k12ai/framework/evaluate",
+        seed_request("evaluate.start", "{uid}-e", IRIS),
+    ),
+    Case("stop nothing", "POST", "/k12ai/framework/predict", seed_request("predict.stop", "{uid}-p", {})),
+    Case("wrong JSON type", "POST", "/k12ai/framework/train", {"op": 5}, envoy_difference=ENVOY_PARSE_TEXT),
+    Case("malformed JSON", "POST", "/k12ai/framework/train", raw='{"op":', envoy_difference=ENVOY_PARSE_TEXT),
+    Case(
+        "stats sync",
+        "POST",
+        "/k12ai/platform/stats",
+        {
+            "op": "query",
+            "user": "test",
+            "service_name": "k12platform",
+            "service_uuid": "{uid}",
+            "service_params": {"cpus": True},
+        },
+    ),
+    Case(
+        "stats async",
+        "POST",
+        "/k12ai/platform/stats",
+        {
+            "op": "query",
+            "user": "test",
+            "service_name": "k12platform",
+            "service_uuid": "{uid}",
+            "async": True,
+        },
+    ),
+    Case(
+        "control unknown container",
+        "POST",
+        "/k12ai/platform/control",
+        {
+            "op": "container.stop",
+            "user": "test",
+            "service_name": "k12platform",
+            "service_uuid": "{uid}",
+            "service_params": {"id": "nope"},
+        },
+    ),
+    Case("get job", "GET", "/k12ai/framework/jobs/{job_id}"),
+    Case("get missing job", "GET", "/k12ai/framework/jobs/0123"),
+    Case("get job, encoded traversal", "GET", "/k12ai/framework/jobs/%2e%2e%2f%2e%2e%2fetc%2fpasswd"),
+    Case(
+        "list jobs by query",
+        "GET",
+        "/k12ai/framework/jobs?service_uuid={fuid}-f&states=finished&states=failed&limit=5",
+    ),
+    Case("list jobs, JSON names in the query", "GET", "/k12ai/framework/jobs?serviceUuid={fuid}-f&limit=5"),
+    Case(
+        "list jobs, unknown query parameter ignored",
+        "GET",
+        "/k12ai/framework/jobs?service_uuid={fuid}-f&bogus=1",
+    ),
+    Case("list jobs, bad state", "GET", "/k12ai/framework/jobs?states=bogus"),
+    Case("list jobs, bad int", "GET", "/k12ai/framework/jobs?limit=abc", envoy_difference=ENVOY_PARSE_TEXT),
+    Case("watch a missing job", "GET", "/k12ai/framework/events?job_id=0123"),
+    Case("unknown path", "GET", "/k12ai/framework/nothing", envoy_difference=ENVOY_ROUTING_TEXT),
+    Case("wrong method", "DELETE", "/k12ai/framework/train", envoy_difference=ENVOY_ROUTING_TEXT),
+    Case(
+        "wrong method on a template", "POST", "/k12ai/framework/jobs/abc", envoy_difference=ENVOY_ROUTING_TEXT
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def finished_job(rest_server: RestServer) -> dict[str, str]:
+    """A job that has ended, named in requests as {job_id}; its project is {fuid}-f."""
+    uid = f"conf-{uuid.uuid4().hex[:8]}"
+    reply = call(
+        "POST", f"{rest_server.url}/k12ai/framework/train", seed_request("train.start", f"{uid}-f", IRIS)
+    )
+    wait_for_state(rest_server.url, reply.body["job_id"], {"finished"})
+    return {"job_id": reply.body["job_id"], "fuid": uid}
+
+
+def send(base_url: str, case: Case, values: dict[str, str], uid: str) -> Answer:
+    fill = {**values, "uid": uid}
+    path = case.path.format(**fill)
+    body = json.loads(json.dumps(case.body).replace("{uid}", uid)) if case.body is not None else None
+    return call(case.method, base_url + path, body, raw=case.raw, headers=case.headers)
+
+
+def normalise(answer: Answer, uid: str) -> tuple[int, Any]:
+    text = json.dumps(answer.body) if answer.is_json else str(answer.body)
+    text = JOB_ID.sub("<job_id>", text.replace(uid, "<uid>") if uid else text)
+    body = json.loads(text) if answer.is_json else text
+    if isinstance(body, dict) and isinstance(body.get("message"), dict):
+        # Host figures change between two calls; their names and kinds must not.
+        body["message"] = {k: _kind(v) for k, v in body["message"].items()}
+    return answer.status, body
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_same_answer_from_both(
+    case: Case, rest_server: RestServer, envoy: Envoy, finished_job: dict[str, str]
+) -> None:
+    base = f"conf-{uuid.uuid4().hex[:8]}"
+    gateway = normalise(send(rest_server.url, case, finished_job, f"{base}-g"), f"{base}-g")
+    envoy_answer = send(envoy.url, case, finished_job, f"{base}-e")
+    if case.envoy_difference == ENVOY_ROUTING_TEXT:
+        assert gateway in (
+            (404, {"code": 5, "message": "Not Found", "details": []}),
+            (501, {"code": 12, "message": "Method Not Allowed", "details": []}),
+        )
+        assert (envoy_answer.status, envoy_answer.content_type) == (404, "text/plain")
+        assert "Could not resolve" in envoy_answer.body
+    elif case.envoy_difference == ENVOY_PARSE_TEXT:
+        assert gateway[0] == 400 and gateway[1]["code"] == 3, gateway
+        assert (envoy_answer.status, envoy_answer.content_type) == (400, "text/plain")
+    else:
+        assert normalise(envoy_answer, f"{base}-e") == gateway
+
+
+def _kind(value: Any) -> str:
+    # A Struct number is a double: Envoy prints 2.0 as 2, json_format as 2.0; both parse as numbers.
+    return "number" if isinstance(value, int | float) else type(value).__name__
+
+
+def test_routing_errors_follow_grpc_gateway(rest_server: RestServer) -> None:
+    assert normalise(call("GET", f"{rest_server.url}/nothing"), "") == (
+        404,
+        {"code": 5, "message": "Not Found", "details": []},
+    )
+    assert normalise(call("PUT", f"{rest_server.url}/k12ai/platform/stats"), "") == (
+        501,
+        {"code": 12, "message": "Method Not Allowed", "details": []},
+    )
+
+
+def test_watch_streams_the_same_events(
+    rest_server: RestServer, envoy: Envoy, finished_job: dict[str, str]
+) -> None:
+    query = f"/k12ai/framework/events?job_id={finished_job['job_id']}&types=status&types=metrics"
+    status, gateway_lines = stream_lines(rest_server.url + query)
+    envoy_status, envoy_lines = stream_lines(envoy.url + query)
+    assert status == envoy_status == 200
+    # ENVOY_STREAM_UNWRAPPED: the one difference in a stream's lines.
+    assert all(set(line) == {"result"} for line in gateway_lines), gateway_lines
+    unwrapped = [line["result"] for line in gateway_lines]
+    assert _events_and_end(unwrapped) == _events_and_end(envoy_lines)
+    events, end = _events_and_end(unwrapped)
+    assert end == {"job_id": finished_job["job_id"], "state": "finished"}
+    assert {e["type"] for e in events} == {"status", "metrics"}
+    assert all(isinstance(e["seq"], str) for e in events), "int64 as a string"
+
+
+def _events_and_end(lines: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    # Batching and heartbeats depend on timing; the events and the end do not.
+    events = [event for line in lines for event in line.get("events", [])]
+    ends = [line["end"] for line in lines if "end" in line]
+    return events, ends[-1] if ends else None
