@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 from aiohttp import web
-from google.protobuf import message
+from google.protobuf import descriptor_pool, message
 
 from k12ai_server.gateway import headers as http_headers
 from k12ai_server.gateway.context import AbortedCall, GatewayContext
@@ -51,9 +51,20 @@ class GatewayTls:
 
 
 class RestGateway:
-    def __init__(self, servicers: Mapping[str, object], *, max_body_bytes: int) -> None:
-        """``servicers``: each served service's servicer object, by full name (``k12ai.v1.Framework``)."""
-        self.routes = load_routes(servicers)
+    def __init__(
+        self,
+        servicers: Mapping[str, object],
+        *,
+        max_body_bytes: int,
+        descriptor_set: bytes | None = None,
+        pool: descriptor_pool.DescriptorPool | None = None,
+    ) -> None:
+        """``servicers``: each served service's servicer object, by full name (``k12ai.v1.Framework``).
+
+        ``descriptor_set`` and ``pool`` default to k12ai's committed descriptor set and the
+        generated modules' pool.
+        """
+        self.routes = load_routes(servicers, descriptor_set=descriptor_set, pool=pool)
         self._handlers: dict[str, Callable[..., Any]] = {
             route.method.full_name: getattr(servicers[route.service], route.method.name)
             for route in self.routes.routes

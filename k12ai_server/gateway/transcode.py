@@ -140,8 +140,12 @@ def _scalar(field: descriptor.FieldDescriptor, field_path: str, value: str) -> A
         if value in _FALSE:
             return False
         raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"{field_path}: {value!r} is not a boolean")
-    if field.type == descriptor.FieldDescriptor.TYPE_ENUM and value.lstrip("-").isdigit():
-        return int(value)
+    if field.enum_type is not None:
+        if value.lstrip("-").isdigit():
+            return int(value)
+        # The body ignores unknown enum names (protojson's DiscardUnknown); the query does not.
+        if value not in field.enum_type.values_by_name:
+            raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"{field_path}: unknown value {value!r}")
     return value
 
 

@@ -1,0 +1,190 @@
+"""The gateway as k12ai-server runs it: following a real job, hang-ups, tokens and TLS over REST."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from k12ai_server.app import Server
+from k12ai_server.security.tokens import hash_token
+from tests.conftest import assert_eventually, example, server_config
+from tests.security.test_tls import issue
+from tests.server.test_jobs import slow_training
+
+TOKENS = {"alice": "k12ai_alice-secret", "bob": "k12ai_bob-secret", "root": "k12ai_root-secret"}
+PERMISSION_DENIED = 100300
+
+
+def url(server: Server, path: str, scheme: str = "http", host: str = "127.0.0.1") -> str:
+    return f"{scheme}://{host}:{server.http_port}{path}"
+
+
+async def post(server: Server, path: str, body: Any, **kwargs: Any) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url(server, path), json=body, **kwargs) as reply,
+    ):
+        return reply.status, await reply.json()
+
+
+async def test_ndjson_follows_a_running_job_line_by_line(server: Server) -> None:
+    status, started = await post(server, "/k12ai/framework/train", slow_training("follow"))
+    assert (status, started["code"]) == (200, 100000)
+    job_id = started["job_id"]
+    watch = url(server, f"/k12ai/framework/events?job_id={job_id}&types=metrics&types=status")
+    lines: list[dict[str, Any]] = []
+    stopped = False
+    async with aiohttp.ClientSession() as session, session.get(watch) as reply:
+        assert reply.headers["Transfer-Encoding"] == "chunked"
+        async for raw in reply.content:  # one line per stream message, as `curl -N` prints them
+            lines.append(json.loads(raw))
+            running = any(e["payload"].get("state") == "running" for e in lines[-1]["result"]["events"])
+            if running and not stopped:
+                # A line arrives while the job still runs: the stream is not held back to its end.
+                job = server.jobs.jobs.get(job_id)
+                assert job is not None and not job.state.is_terminal()
+                stop = {**slow_training("follow"), "op": "train.stop"}
+                assert (await post(server, "/k12ai/framework/train", stop))[1]["code"] == 100000
+                stopped = True
+    assert stopped
+    assert lines[-1]["result"]["end"] == {"job_id": job_id, "state": "stopped"}
+
+
+async def test_event_source_follows_a_job_to_its_end(server: Server) -> None:
+    _, started = await post(server, "/k12ai/framework/train", example("k12ml", "train_iris"))
+    watch = url(server, f"/k12ai/framework/events?job_id={started['job_id']}&types=status")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(watch, headers={"Accept": "text/event-stream"}) as reply,
+    ):
+        assert reply.content_type == "text/event-stream"
+        text = await reply.text()
+    messages = [json.loads(chunk.removeprefix("data: ")) for chunk in text.split("\n\n") if chunk]
+    states = [e["payload"]["state"] for m in messages for e in m["result"]["events"]]
+    assert states[-1] == "finished"
+    assert messages[-1]["result"]["end"]["state"] == "finished"
+
+
+async def test_hanging_up_ends_the_server_stream(server: Server) -> None:
+    bus = server.events.bus
+    before = bus.subscriber_count
+    async with aiohttp.ClientSession() as session:
+        reply = await session.get(url(server, "/k12ai/framework/events?user=test"))
+        await reply.content.readline()  # a heartbeat at the latest: the watch is live
+        assert bus.subscriber_count == before + 1
+        reply.close()
+
+    async def unsubscribed() -> bool:
+        return bus.subscriber_count == before
+
+    await assert_eventually(unsubscribed, timeout_s=5)
+
+
+@pytest.fixture
+async def secured(tmp_path: Path) -> AsyncIterator[Server]:
+    tokens = tmp_path / "tokens.json"
+    entries = [{"user": u, "sha256": hash_token(t), "admin": u == "root"} for u, t in TOKENS.items()]
+    tokens.write_text(json.dumps({"tokens": entries}))
+    srv = await Server.start(server_config(tmp_path, tokens_file=tokens))
+    yield srv
+    await srv.stop()
+
+
+def bearer(user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[user]}"}
+
+
+async def test_the_authorization_header_is_the_grpc_token(secured: Server) -> None:
+    stats = {"op": "query", "user": "alice", "service_name": "k12platform", "service_uuid": "u"}
+    assert await post(secured, "/k12ai/platform/stats", stats) == (
+        401,
+        {
+            "code": 16,
+            "message": "missing or invalid bearer token (metadata 'authorization: Bearer <token>')",
+            "details": [],
+        },
+    )
+    wrong = {"Authorization": "Bearer k12ai_wrong"}
+    assert (await post(secured, "/k12ai/platform/stats", stats, headers=wrong))[0] == 401
+    status, reply = await post(secured, "/k12ai/platform/stats", stats, headers=bearer("alice"))
+    assert (status, reply["code"]) == (200, 100000)
+
+
+async def test_one_users_token_on_another_users_job(secured: Server) -> None:
+    body = {**example("k12ml", "train_iris"), "user": "bob"}
+    _, started = await post(secured, "/k12ai/framework/train", body, headers=bearer("bob"))
+    job_id = started["job_id"]
+    status, reply = await post(
+        secured, "/k12ai/framework/train", {**body, "op": "train.stop"}, headers=bearer("alice")
+    )
+    assert (status, reply["code"]) == (200, PERMISSION_DENIED)
+    async with aiohttp.ClientSession(headers=bearer("alice")) as session:
+        for path in (f"/k12ai/framework/jobs/{job_id}", f"/k12ai/framework/events?job_id={job_id}"):
+            async with session.get(url(secured, path)) as answer:
+                # Not confirmed to exist: the same answer as a job that does not.
+                assert (answer.status, (await answer.json())["code"]) == (404, 5)
+        async with session.get(url(secured, "/k12ai/framework/jobs?user=bob")) as answer:
+            assert (answer.status, (await answer.json())["code"]) == (403, 7)
+    async with (
+        aiohttp.ClientSession(headers=bearer("root")) as admin,
+        admin.get(url(secured, f"/k12ai/framework/jobs/{job_id}")) as answer,
+    ):
+        assert answer.status == 200
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Path:
+    folder = tmp_path / "pki"
+    folder.mkdir()
+    ca = issue(folder, "ca", None, ca=True)
+    issue(folder, "server", ca)
+    issue(folder, "client", ca)
+    return folder
+
+
+STATS = {"op": "query", "user": "test", "service_name": "k12platform", "service_uuid": "u"}
+
+
+async def test_tls_from_the_grpc_settings(tmp_path: Path, pki: Path) -> None:
+    server = await Server.start(
+        server_config(tmp_path, tls_cert=pki / "server.pem", tls_key=pki / "server.key")
+    )
+    try:
+        trusting = ssl.create_default_context(cafile=pki / "ca.pem")
+        async with aiohttp.ClientSession() as session:
+            https = url(server, "/k12ai/platform/stats", "https", "localhost")
+            async with session.post(https, json=STATS, ssl=trusting) as reply:
+                assert (await reply.json())["code"] == 100000
+            with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                await session.post(https, json=STATS)  # the system CAs do not know ours
+            with pytest.raises(aiohttp.ClientError):
+                await session.post(url(server, "/k12ai/platform/stats", "http", "localhost"), json=STATS)
+    finally:
+        await server.stop()
+
+
+async def test_mutual_tls_refuses_clients_without_a_certificate(tmp_path: Path, pki: Path) -> None:
+    server = await Server.start(
+        server_config(
+            tmp_path, tls_cert=pki / "server.pem", tls_key=pki / "server.key", tls_client_ca=pki / "ca.pem"
+        )
+    )
+    try:
+        https = url(server, "/k12ai/platform/stats", "https", "localhost")
+        anonymous = ssl.create_default_context(cafile=pki / "ca.pem")
+        with_cert = ssl.create_default_context(cafile=pki / "ca.pem")
+        with_cert.load_cert_chain(pki / "client.pem", pki / "client.key")
+        async with aiohttp.ClientSession() as session:
+            async with session.post(https, json=STATS, ssl=with_cert) as reply:
+                assert (await reply.json())["code"] == 100000
+            with pytest.raises(aiohttp.ClientError):
+                async with session.post(https, json=STATS, ssl=anonymous) as reply:
+                    await reply.read()
+    finally:
+        await server.stop()
