@@ -76,7 +76,8 @@ class RestGateway:
 
     async def start(self, host: str, port: int, *, tls: GatewayTls | None = None) -> int:
         app = web.Application(client_max_size=self._max_body_bytes)
-        app.router.add_route("*", "/{path:.*}", self.handle)
+        # Every path reaches handle(), newlines included ("." would leave those to aiohttp's text 404).
+        app.router.add_route("*", r"/{path:[\s\S]*}", self.handle)
         # handler_cancellation: a client that hangs up cancels its call, streams included.
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()

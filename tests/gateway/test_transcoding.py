@@ -259,3 +259,11 @@ async def test_openapi_describes_every_binding(echo: str) -> None:
     assert put["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/gwtest.v1.Inner"
     }
+
+
+async def test_control_characters_in_a_path_variable(echo: str) -> None:
+    # Found by schemathesis: a newline once fell through to aiohttp's own text/plain 404.
+    status, body = await fetch("GET", f"{echo}/v1/echo/a%0Ab%00")
+    assert (status, body["echoed"]["id"]) == (200, "a\nb\x00")
+    status, body = await fetch("GET", f"{echo}/v1/nothing%0A")
+    assert (status, body) == (404, {"code": 5, "message": "Not Found", "details": []})
