@@ -22,11 +22,9 @@ from typing import Any
 
 import pytest
 import requests
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-ENVOY_CONFIG = ROOT / "deploy" / "envoy.yaml"
-DESCRIPTOR_SET = ROOT / "k12ai_api" / "descriptor_set.binpb"
+from k12ai_server.gateway.envoy_config import envoy_config
+
 TRANSCODERS = ("gateway", "envoy")
 START_TIMEOUT_S = 30.0
 
@@ -82,20 +80,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def envoy_config(*, listen_port: int, grpc_port: int) -> dict[str, Any]:
-    """deploy/envoy.yaml with this run's ports and descriptor set; every option as shipped."""
-    config: dict[str, Any] = yaml.safe_load(ENVOY_CONFIG.read_text())
-    listener = config["static_resources"]["listeners"][0]
-    listener["address"]["socket_address"].update(address="127.0.0.1", port_value=listen_port)
-    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
-    transcoder = next(f for f in manager["http_filters"] if f["name"].endswith("grpc_json_transcoder"))
-    transcoder["typed_config"]["proto_descriptor"] = str(DESCRIPTOR_SET)
-    cluster = config["static_resources"]["clusters"][0]
-    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-    endpoint["address"]["socket_address"]["port_value"] = grpc_port
-    return config
 
 
 @dataclass(frozen=True)
