@@ -1,0 +1,1 @@
+"""The text classifiers k12nlp trains (``bcn``, ``basic_classifier``)."""

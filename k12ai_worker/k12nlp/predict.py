@@ -1,0 +1,129 @@
+"""A k12nlp predict job: the ``text_classifier`` predictor over sentences.
+
+Each instance yields one ``predict`` event, ``{"index": i, "prediction": line}``,
+where ``line`` is the JSON AllenNLP's predictor printed:
+``{"logits": [...], "class_probabilities": [...], "label": "..."}`` and a newline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from k12ai_worker.errors import ConfigError
+from k12ai_worker.k12ml.files import output_path
+from k12ai_worker.k12nlp.archive import load_model_archive
+from k12ai_worker.k12nlp.batching import TextBatch
+from k12ai_worker.k12nlp.config import PredictParams, read_archived_config, read_predict_params
+from k12ai_worker.k12nlp.dataset import IndexedDataset, IntArray
+from k12ai_worker.k12nlp.iterators import BasicIteratorSpec
+from k12ai_worker.k12nlp.models.classifier import TextClassifier
+from k12ai_worker.k12nlp.readers import Instance
+from k12ai_worker.spec import JobSpec
+from k12ai_worker.training.device import select_device
+from k12ai_worker.training.reporting import EventSink
+
+
+def _sentence(item: Any, key: str) -> str:
+    if isinstance(item, dict) and isinstance(item.get("sentence"), str):
+        return str(item["sentence"])
+    raise ConfigError(key, f'expected {{"sentence": "..."}}, got {json.dumps(item)[:80]}')
+
+
+def text_sentences(text: str) -> list[str]:
+    """The sentences of ``input_text``: a JSON object (or list, or JSON lines) of
+    ``{"sentence": ...}``, or else the text itself as one sentence."""
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, list):
+        return [_sentence(item, f"input_text.{i}") for i, item in enumerate(whole)]
+    if isinstance(whole, dict):
+        return [_sentence(whole, "input_text")]
+    if isinstance(whole, str):
+        return [whole]
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        items = [json.loads(line) for line in lines]
+    except json.JSONDecodeError:
+        return [text]
+    return [_sentence(item, f"input_text.{i}") for i, item in enumerate(items)]
+
+
+def file_sentences(file: str) -> Iterator[str]:
+    path = Path(file)
+    if not path.is_file():
+        raise ConfigError("input_file", f"file not found: {file}")
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError("input_file", f"{file}:{number}: not JSON: {exc}") from None
+            yield _sentence(item, f"input_file:{number}")
+
+
+def _sentences(params: PredictParams) -> list[str]:
+    if params.input_type == "text":
+        assert params.input_text is not None
+        return text_sentences(params.input_text)
+    assert params.input_file is not None
+    return list(file_sentences(params.input_file))
+
+
+def run_predict(spec: JobSpec, sink: EventSink) -> None:
+    params, overrides = read_predict_params(spec.params)
+    archive = load_model_archive(spec.model_archive)
+    config = read_archived_config(archive.config, overrides)
+    sentences = _sentences(params)
+    key = "input_text" if params.input_type == "text" else "input_file"
+    reader = config.evaluation_reader
+    instances = [Instance(reader.tokenize(sentence)) for sentence in sentences]
+    for i, instance in enumerate(instances):
+        if not instance.tokens:
+            raise ConfigError(key, f"sentence {i} has no tokens")
+    device = select_device(wants_gpu=params.cuda_device >= 0, devices=spec.devices, sink=sink)
+    model = archive.restore(config, device)
+    dataset = IndexedDataset.index(instances, reader.token_indexers, archive.vocab)
+    # In input order: event i is sentence i.
+    plan = BasicIteratorSpec(batch_size=params.batch_size).plan(
+        dataset.lengths, np.random.default_rng(0), shuffle=False
+    )
+    with contextlib.ExitStack() as stack:
+        output = None
+        if params.output_file:
+            # Relative to the project's cache directory, as k12ml's (the server holds it there).
+            path = output_path(spec.cache_dir, params.output_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            output = stack.enter_context(path.open("w", encoding="utf-8"))
+        for index, line in enumerate(_predictions(model, dataset, plan, device)):
+            sink.emit("predict", {"index": index, "prediction": line})
+            if output is not None:
+                output.write(line)
+
+
+def _predictions(
+    model: TextClassifier, dataset: IndexedDataset, plan: list[IntArray], device: torch.device
+) -> Iterator[str]:
+    """One JSON line per instance, in dataset order."""
+    with torch.inference_mode():
+        for indices in plan:
+            result = model(TextBatch.gather(dataset, indices).to(device))
+            logits = result["logits"].float().cpu()
+            probabilities = result["class_probabilities"].float().cpu()
+            for row in range(len(indices)):
+                prediction = {
+                    "logits": logits[row].tolist(),
+                    "class_probabilities": probabilities[row].tolist(),
+                    "label": model.labels[int(probabilities[row].argmax())],
+                }
+                yield json.dumps(prediction) + "\n"

@@ -1,0 +1,115 @@
+"""A k12nlp training job: read the data, build vocabulary and model, train, archive the best."""
+
+from __future__ import annotations
+
+import random
+import time
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from k12ai_worker.k12nlp.archive import save_model_archive
+from k12ai_worker.k12nlp.batching import TextBatchSource
+from k12ai_worker.k12nlp.config import TrainConfig, read_train_config
+from k12ai_worker.k12nlp.datasets import index_instances, read_instances
+from k12ai_worker.k12nlp.metrics import classification_metrics
+from k12ai_worker.k12nlp.readers import Instance
+from k12ai_worker.k12nlp.vocabulary import LABELS, Vocabulary
+from k12ai_worker.spec import JobSpec
+from k12ai_worker.training.device import select_device
+from k12ai_worker.training.evaluation import evaluate
+from k12ai_worker.training.reporting import EventSink
+from k12ai_worker.training.trainer import Trainer
+
+_DATA_KEYS = {"train": "train_data_path", "validation": "validation_data_path", "test": "test_data_path"}
+
+
+def seed_everything(config: TrainConfig) -> None:
+    random.seed(config.random_seed)
+    np.random.seed(config.numpy_seed)
+    torch.manual_seed(config.pytorch_seed)
+
+
+def read_datasets(config: TrainConfig) -> dict[str, list[Instance]]:
+    return {
+        name: read_instances(
+            config.dataset_reader if name == "train" else config.evaluation_reader, path, _DATA_KEYS[name]
+        )
+        for name, path in config.data_paths().items()
+    }
+
+
+def build_vocabulary(config: TrainConfig, datasets: dict[str, list[Instance]]) -> Vocabulary:
+    names: list[str] = list(config.datasets_for_vocab_creation or datasets)
+    indexers = {**config.dataset_reader.token_indexers, **config.evaluation_reader.token_indexers}
+    return Vocabulary.from_instances(
+        chain.from_iterable(datasets[n] for n in names if n in datasets), indexers.values(), config.vocabulary
+    )
+
+
+def run_train(spec: JobSpec, sink: EventSink) -> None:
+    archived_config, config = read_train_config(spec.params)
+    seed_everything(config)
+    device = select_device(wants_gpu=config.trainer.cuda_device >= 0, devices=spec.devices, sink=sink)
+
+    started = time.monotonic()
+    datasets = read_datasets(config)
+    vocab = build_vocabulary(config, datasets)
+    counts = ", ".join(f"{len(instances)} {name}" for name, instances in datasets.items())
+    sink.emit(
+        "info",
+        {
+            "message": f"read {counts} instances; vocabulary of {vocab.size('tokens')} tokens and "
+            f"{vocab.size(LABELS)} labels, in {time.monotonic() - started:.2f} s"
+        },
+    )
+    model = config.model.build(vocab, path="model", sink=sink).to(device)
+    optimizer = config.trainer.optimizer.build(p for p in model.parameters() if p.requires_grad)
+    scheduler = config.trainer.learning_rate_scheduler
+    sources = {
+        name: TextBatchSource(
+            index_instances(
+                instances,
+                (config.dataset_reader if name == "train" else config.evaluation_reader).token_indexers,
+                vocab,
+                _DATA_KEYS[name],
+            ),
+            config.iterator if name == "train" else config.evaluation_iterator,
+            shuffle=config.trainer.shuffle and name == "train",
+            seed=config.numpy_seed,
+        )
+        for name, instances in datasets.items()
+    }
+
+    def on_best(weights: dict[str, torch.Tensor], epoch: int, metrics: dict[str, float]) -> None:
+        save_model_archive(spec.model_archive, archived_config, vocab, weights)
+
+    trainer = Trainer(
+        model=model,
+        optimizer=optimizer,
+        settings=config.trainer,
+        device=device,
+        metrics=classification_metrics,
+        sink=sink,
+        scheduler=None if scheduler is None else scheduler.build(optimizer),
+        on_best=on_best,
+    )
+    result = trainer.train(sources["train"], sources.get("validation"))
+
+    phase = "validation" if "validation" in sources else "training"
+    summary: dict[str, Any] = {
+        "best_epoch": result.best_epoch,
+        "training_epochs": result.epochs_completed,
+        "stopped_early": result.stopped_early,
+        "training_duration_s": round(result.duration_s, 3),
+        **{f"best_{phase}_{name}": value for name, value in result.best_metrics.items()},
+    }
+    if config.evaluate_on_test and "test" in sources:
+        test_metrics = evaluate(model, sources["test"], device, classification_metrics)
+        sink.emit("metrics", {**test_metrics, "phase": "test"})
+        summary.update({f"test_{name}": value for name, value in test_metrics.items()})
+    summary["archive"] = str(Path(spec.model_archive))
+    sink.emit("result", summary)
