@@ -22,6 +22,8 @@ METADATA_PREFIX = "grpc-metadata-"
 # gRPC's timeout syntax: up to 8 digits and a unit.
 _TIMEOUT = re.compile(r"(\d{1,8})([HMSmun])")
 _TIMEOUT_UNIT_S = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+# gRPC allows only printable ASCII in text metadata; anything else could not be a header either.
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
 
 
 def request_metadata(headers: Mapping[str, str], peer_host: str) -> Metadata:
@@ -65,7 +67,7 @@ def deadline(headers: Mapping[str, str]) -> float | None:
 def response_headers(initial: Metadata, trailing: Iterable[tuple[str, str | bytes]]) -> dict[str, str]:
     headers = {f"Grpc-Metadata-{key}": _header_value(value) for key, value in initial}
     headers.update({f"Grpc-Trailer-{key}": _header_value(value) for key, value in trailing})
-    return headers
+    return {name: value for name, value in headers.items() if _PRINTABLE.fullmatch(name + value)}
 
 
 def _header_value(value: str | bytes) -> str:

@@ -14,6 +14,7 @@ import pytest
 from k12ai_server.app import Server
 from k12ai_server.security.tokens import hash_token
 from tests.conftest import assert_eventually, example, server_config
+from tests.gateway.conftest import start_envoy, stop
 from tests.security.test_tls import issue
 from tests.server.test_jobs import slow_training
 
@@ -136,6 +137,21 @@ async def test_one_users_token_on_another_users_job(secured: Server) -> None:
         admin.get(url(secured, f"/k12ai/framework/jobs/{job_id}")) as answer,
     ):
         assert answer.status == 200
+
+
+async def test_envoy_passes_the_token_too(secured: Server, tmp_path: Path) -> None:
+    proxy = start_envoy(tmp_path, secured.grpc_port)
+    try:
+        stats = {"op": "query", "user": "alice", "service_name": "k12platform", "service_uuid": "u"}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{proxy.url}/k12ai/platform/stats", json=stats) as reply:
+                assert (reply.status, (await reply.json())["code"]) == (401, 16)
+            async with session.post(
+                f"{proxy.url}/k12ai/platform/stats", json=stats, headers=bearer("alice")
+            ) as reply:
+                assert (reply.status, (await reply.json())["code"]) == (200, 100000)
+    finally:
+        stop(proxy.proc)
 
 
 @pytest.fixture

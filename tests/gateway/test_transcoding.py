@@ -72,7 +72,9 @@ class EchoServicer:
         metadata = [f"{k}={v!s}" for k, v in context.invocation_metadata() if k != "x-forwarded-host"]
         return self._response(echoed=request, metadata=metadata)
 
-    async def Get(self, request: message.Message, context: GatewayContext) -> message.Message:  # noqa: N802
+    async def Get(self, request: Any, context: GatewayContext) -> message.Message:  # noqa: N802
+        await context.send_initial_metadata((("echo-id", request.id),))
+        context.set_trailing_metadata((("deadline-set", str(context.time_remaining() is not None)),))
         return self._echo(request, context)
 
     async def Put(self, request: message.Message, context: GatewayContext) -> message.Message:  # noqa: N802
@@ -267,3 +269,14 @@ async def test_control_characters_in_a_path_variable(echo: str) -> None:
     assert (status, body["echoed"]["id"]) == (200, "a\nb\x00")
     status, body = await fetch("GET", f"{echo}/v1/nothing%0A")
     assert (status, body) == (404, {"code": 5, "message": "Not Found", "details": []})
+
+
+async def test_response_metadata_and_the_deadline_header(echo: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{echo}/v1/echo/e1", headers={"Grpc-Timeout": "5S"}) as reply:
+            assert reply.headers["Grpc-Metadata-echo-id"] == "e1"
+            assert reply.headers["Grpc-Trailer-deadline-set"] == "True"
+        async with session.get(f"{echo}/v1/echo/e1") as reply:
+            assert reply.headers["Grpc-Trailer-deadline-set"] == "False"
+        async with session.get(f"{echo}/v1/echo/e1", headers={"Grpc-Timeout": "soon"}) as reply:
+            assert (reply.status, (await reply.json())["code"]) == (400, 3)
