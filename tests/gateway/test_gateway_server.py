@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -137,6 +138,21 @@ async def test_one_users_token_on_another_users_job(secured: Server) -> None:
         admin.get(url(secured, f"/k12ai/framework/jobs/{job_id}")) as answer,
     ):
         assert answer.status == 200
+
+
+async def test_rest_calls_are_audited_with_the_callers_address(
+    secured: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="k12ai.audit")
+    body = {**example("k12ml", "train_iris"), "user": "alice", "service_uuid": "audited-rest"}
+    await post(secured, "/k12ai/framework/train", body, headers=bearer("alice"))
+    await post(secured, "/k12ai/framework/train", {**body, "op": "train.stop"}, headers=bearer("bob"))
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "k12ai.audit"]
+    assert [(line["caller"], line["op"], line["code"]) for line in lines] == [
+        ("alice", "train.start", 100000),
+        ("bob", "train.stop", PERMISSION_DENIED),
+    ]
+    assert all(line["peer"].startswith("ipv4:127.0.0.1:") for line in lines)
 
 
 async def test_envoy_passes_the_token_too(secured: Server, tmp_path: Path) -> None:
