@@ -7,6 +7,7 @@ REST call costs one HTTP parse, one JSON conversion each way and the servicer it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
@@ -91,6 +92,18 @@ class RestGateway:
             await self._runner.cleanup()
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        try:
+            return await self._handle(request)
+        except GatewayError as error:
+            return error_response(error)
+        except (asyncio.CancelledError, ConnectionError):
+            raise
+        except Exception:
+            # A status body all the same; the traceback goes to the log, never to the caller.
+            log.exception("REST %s %s failed", request.method, request.path)
+            return error_response(GatewayError(grpc.StatusCode.UNKNOWN, UNEXPECTED))
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         raw_path = request.raw_path.partition("?")[0]
         if raw_path == OPENAPI_PATH and request.method == "GET":
             return web.Response(body=self._openapi, content_type=JSON)

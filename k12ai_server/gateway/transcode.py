@@ -77,6 +77,9 @@ def _merge_body(request: message.Message, body_field: str, body: bytes) -> None:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid JSON body: {exc}") from None
+    except RecursionError:
+        # Nesting deeper than the parser's stack, e.g. "[[[[...": no message is that deep.
+        raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, "invalid JSON body: nested too deeply") from None
     if body_field == "*":
         if not isinstance(document, dict):
             raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, "the body must be a JSON object")

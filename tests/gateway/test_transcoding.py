@@ -280,3 +280,18 @@ async def test_response_metadata_and_the_deadline_header(echo: str) -> None:
             assert reply.headers["Grpc-Trailer-deadline-set"] == "False"
         async with session.get(f"{echo}/v1/echo/e1", headers={"Grpc-Timeout": "soon"}) as reply:
             assert (reply.status, (await reply.json())["code"]) == (400, 3)
+
+
+async def test_json_nested_past_the_parsers_stack_is_a_400(echo: str) -> None:
+    # Found probing: "[[[[..." raised RecursionError in json.loads, which reached aiohttp as a 500.
+    status, body = await fetch("POST", f"{echo}/v1/fail", data="[" * 1020)
+    assert (status, body["code"], body["message"]) == (400, 3, "invalid JSON body: nested too deeply")
+
+
+async def test_a_crashing_servicer_leaks_nothing(echo: str) -> None:
+    # Fail looks the code up by name: an unknown name raises KeyError inside the servicer.
+    status, body = await fetch("POST", f"{echo}/v1/fail", json={"id": "NO_SUCH_CODE"})
+    assert (status, body) == (
+        500,
+        {"code": 2, "message": "unexpected server error (see the server log)", "details": []},
+    )
