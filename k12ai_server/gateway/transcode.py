@@ -10,6 +10,8 @@ int64 as strings, enums by name.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +21,15 @@ from google.protobuf import descriptor, json_format, message
 from k12ai_server.gateway.routes import Route
 from k12ai_server.gateway.status import GatewayError
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_INTEGER_TYPES = frozenset(
+    {
+        descriptor.FieldDescriptor.CPPTYPE_INT32,
+        descriptor.FieldDescriptor.CPPTYPE_INT64,
+        descriptor.FieldDescriptor.CPPTYPE_UINT32,
+        descriptor.FieldDescriptor.CPPTYPE_UINT64,
+    }
+)
 _TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
 _FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False"})
 # Message fields a query value can still set: json_format parses their string forms.
@@ -74,8 +85,10 @@ def _merge_body(request: message.Message, body_field: str, body: bytes) -> None:
     if not body.strip():
         return  # grpc-gateway takes an empty body as an empty message.
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = json.loads(
+            body, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite_float
+        )
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and the hooks' refusals
         raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid JSON body: {exc}") from None
     except RecursionError:
         # Nesting deeper than the parser's stack, e.g. "[[[[...": no message is that deep.
@@ -89,6 +102,28 @@ def _merge_body(request: message.Message, body_field: str, body: bytes) -> None:
             raise GatewayError(grpc.StatusCode.INTERNAL, f"body field {body_field!r} is not in the request")
         document = {field.name: document}
     _parse(document, request)
+
+
+# protojson, as grpc-gateway parses bodies: strict JSON, so no NaN / Infinity tokens, no number
+# beyond a double, and a key at most once per object.
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise ValueError(f"duplicate key {key!r}")
+        document[key] = value
+    return document
+
+
+def _no_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of the range of a double")
+    return value
 
 
 def _merge_query(
@@ -143,6 +178,11 @@ def _scalar(field: descriptor.FieldDescriptor, field_path: str, value: str) -> A
         if value in _FALSE:
             return False
         raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"{field_path}: {value!r} is not a boolean")
+    if field.cpp_type in _INTEGER_TYPES:
+        # strconv.ParseInt / ParseUint, as grpc-gateway reads query integers: digits and a sign only.
+        if not _INTEGER.fullmatch(value):
+            raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"{field_path}: {value!r} is not an integer")
+        return int(value)
     if field.enum_type is not None:
         if value.lstrip("-").isdigit():
             return int(value)

@@ -11,6 +11,9 @@ and after the differences Envoy has by design, each named below and applied expl
 - ``ENVOY_PARSE_TEXT``: a body or query value that does not parse is a 400 from both, but
   Envoy's body is its parser's message in ``text/plain``; the gateway's is a status body
   with ``INVALID_ARGUMENT``.
+- ``ENVOY_LAX_JSON``: Envoy takes a repeated key (the first value) and a quoted boolean
+  (``"async": "true"``); protojson, which grpc-gateway and so the gateway follow, refuses both
+  with ``INVALID_ARGUMENT``.
 - ``ENVOY_STREAM_UNWRAPPED``: Envoy writes each stream message as it is; grpc-gateway, and
   so the gateway, wraps it as ``{"result": <message>}``.
 
@@ -34,6 +37,7 @@ from tests.gateway.rest import JOB_ID, Answer, call, stream_lines, wait_for_stat
 ENVOY_ROUTING_TEXT = "envoy: routing failure as text/plain 404"
 ENVOY_PARSE_TEXT = "envoy: parse failure as text/plain 400"
 ENVOY_STREAM_UNWRAPPED = "envoy: stream lines without the result wrapper"
+ENVOY_LAX_JSON = "envoy: repeated keys and quoted booleans accepted"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ def seed_request(op: str, uid: str, params: Any, **extra: Any) -> dict[str, Any]
     }
 
 
+STATS_RAW = '{"op": "query", "user": "test", "service_name": "k12platform", "service_uuid": "{uid}"%s}'
 IRIS = {"dataset": {"type": "builtin", "name": "iris"}, "model": {"type": "random_forest"}}
 CASES = [
     Case("train start", "POST", "/k12ai/framework/train", seed_request("train.start", "{uid}", IRIS)),
@@ -100,6 +105,41 @@ CASES = [
     Case("stop nothing", "POST", "/k12ai/framework/predict", seed_request("predict.stop", "{uid}-p", {})),
     Case("wrong JSON type", "POST", "/k12ai/framework/train", {"op": 5}, envoy_difference=ENVOY_PARSE_TEXT),
     Case("malformed JSON", "POST", "/k12ai/framework/train", raw='{"op":', envoy_difference=ENVOY_PARSE_TEXT),
+    Case(
+        "NaN is not JSON",
+        "POST",
+        "/k12ai/platform/stats",
+        raw=STATS_RAW % ', "service_params": {"a": NaN}',
+        envoy_difference=ENVOY_PARSE_TEXT,
+    ),
+    Case(
+        "a number beyond a double",
+        "POST",
+        "/k12ai/platform/stats",
+        raw=STATS_RAW % ', "service_params": {"a": 1e400}',
+        envoy_difference=ENVOY_PARSE_TEXT,
+    ),
+    Case(
+        "a repeated key",
+        "POST",
+        "/k12ai/platform/stats",
+        raw=STATS_RAW % ', "op": "query"',
+        envoy_difference=ENVOY_LAX_JSON,
+    ),
+    Case(
+        "a quoted boolean",
+        "POST",
+        "/k12ai/platform/stats",
+        raw=STATS_RAW % ', "async": "true"',
+        envoy_difference=ENVOY_LAX_JSON,
+    ),
+    Case("query integer with a sign", "GET", "/k12ai/framework/jobs?service_uuid={fuid}-f&limit=%2B3"),
+    Case(
+        "query integer with an exponent",
+        "GET",
+        "/k12ai/framework/jobs?limit=1e2",
+        envoy_difference=ENVOY_PARSE_TEXT,
+    ),
     Case(
         "stats sync",
         "POST",
@@ -176,7 +216,8 @@ def send(base_url: str, case: Case, values: dict[str, str], uid: str) -> Answer:
     fill = {**values, "uid": uid}
     path = case.path.format(**fill)
     body = json.loads(json.dumps(case.body).replace("{uid}", uid)) if case.body is not None else None
-    return call(case.method, base_url + path, body, raw=case.raw, headers=case.headers)
+    raw = case.raw.replace("{uid}", uid) if case.raw is not None else None
+    return call(case.method, base_url + path, body, raw=raw, headers=case.headers)
 
 
 def normalise(answer: Answer, uid: str) -> tuple[int, Any]:
@@ -203,6 +244,9 @@ def test_same_answer_from_both(
         )
         assert (envoy_answer.status, envoy_answer.content_type) == (404, "text/plain")
         assert "Could not resolve" in envoy_answer.body
+    elif case.envoy_difference == ENVOY_LAX_JSON:
+        assert gateway[0] == 400 and gateway[1]["code"] == 3, gateway
+        assert envoy_answer.status == 200
     elif case.envoy_difference == ENVOY_PARSE_TEXT:
         assert gateway[0] == 400 and gateway[1]["code"] == 3, gateway
         assert (envoy_answer.status, envoy_answer.content_type) == (400, "text/plain")

@@ -295,3 +295,28 @@ async def test_a_crashing_servicer_leaks_nothing(echo: str) -> None:
         500,
         {"code": 2, "message": "unexpected server error (see the server log)", "details": []},
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('{"id": "INTERNAL", "id": "NOT_FOUND"}', "duplicate key 'id'"),
+        ('{"inner": {"count": NaN}}', "NaN is not JSON"),
+        ('{"inner": {"count": -Infinity}}', "-Infinity is not JSON"),
+        ('{"inner": {"count": 1e400}}', "out of the range of a double"),
+    ],
+)
+async def test_bodies_are_strict_json_as_protojson_reads_them(echo: str, body: str, says: str) -> None:
+    # Found by sending the same bodies through Envoy: NaN and 1e400 reached a servicer and crashed it.
+    status, reply = await fetch("POST", f"{echo}/v1/fail", data=body)
+    assert (status, reply["code"]) == (400, 3)
+    assert says in reply["message"]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("%2B7", True), ("-7", True), ("1e2", False), ("7.0", False), ("+7", False)]
+)
+async def test_query_integers_take_digits_and_a_sign_only(echo: str, value: str, ok: bool) -> None:
+    # "+" in a query is a space (Go's url.ParseQuery, as grpc-gateway reads it).
+    status, _ = await fetch("GET", f"{echo}/v1/echo/x?inner.count={value}")
+    assert status == (200 if ok else 400)
