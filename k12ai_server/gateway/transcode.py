@@ -78,7 +78,8 @@ def to_dict(reply: message.Message) -> dict[str, Any]:
 
 
 def dumps(document: Any) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    # A lone surrogate (a request's "\ud800" quoted back in an error) goes out as its JSON escape.
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
 
 
 def _merge_body(request: message.Message, body_field: str, body: bytes) -> None:

@@ -120,6 +120,14 @@ CASES = [
         envoy_difference=ENVOY_PARSE_TEXT,
     ),
     Case(
+        # Found by sending odd values through both: the error quoting it back was a 500.
+        "a lone surrogate quoted in the error",
+        "POST",
+        "/k12ai/platform/stats",
+        raw=STATS_RAW % ', "service_params": "\\ud800"',
+        envoy_difference=ENVOY_PARSE_TEXT,
+    ),
+    Case(
         "a repeated key",
         "POST",
         "/k12ai/platform/stats",
