@@ -14,6 +14,8 @@ and after the differences Envoy has by design, each named below and applied expl
 - ``ENVOY_LAX_JSON``: Envoy takes a repeated key (the first value) and a quoted boolean
   (``"async": "true"``); protojson, which grpc-gateway and so the gateway follow, refuses both
   with ``INVALID_ARGUMENT``.
+- ``ENVOY_TRAILING_SLASH``: Envoy's path matcher drops a trailing "/" (``/k12ai/framework/jobs/``
+  is ListJobs there); grpc-gateway, and so the gateway, match the path as sent: a 404.
 - ``ENVOY_STREAM_UNWRAPPED``: Envoy writes each stream message as it is; grpc-gateway, and
   so the gateway, wraps it as ``{"result": <message>}``.
 
@@ -38,6 +40,7 @@ ENVOY_ROUTING_TEXT = "envoy: routing failure as text/plain 404"
 ENVOY_PARSE_TEXT = "envoy: parse failure as text/plain 400"
 ENVOY_STREAM_UNWRAPPED = "envoy: stream lines without the result wrapper"
 ENVOY_LAX_JSON = "envoy: repeated keys and quoted booleans accepted"
+ENVOY_TRAILING_SLASH = "envoy: a trailing slash ignored"
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,14 @@ CASES = [
     Case("list jobs, bad int", "GET", "/k12ai/framework/jobs?limit=abc", envoy_difference=ENVOY_PARSE_TEXT),
     Case("watch a missing job", "GET", "/k12ai/framework/events?job_id=0123"),
     Case("unknown path", "GET", "/k12ai/framework/nothing", envoy_difference=ENVOY_ROUTING_TEXT),
+    Case("trailing slash", "GET", "/k12ai/framework/jobs/", envoy_difference=ENVOY_TRAILING_SLASH),
+    Case(
+        "trailing slash on a POST",
+        "POST",
+        "/k12ai/platform/stats/",
+        raw="{}",
+        envoy_difference=ENVOY_TRAILING_SLASH,
+    ),
     Case("wrong method", "DELETE", "/k12ai/framework/train", envoy_difference=ENVOY_ROUTING_TEXT),
     Case(
         "wrong method on a template", "POST", "/k12ai/framework/jobs/abc", envoy_difference=ENVOY_ROUTING_TEXT
@@ -252,6 +263,9 @@ def test_same_answer_from_both(
         )
         assert (envoy_answer.status, envoy_answer.content_type) == (404, "text/plain")
         assert "Could not resolve" in envoy_answer.body
+    elif case.envoy_difference == ENVOY_TRAILING_SLASH:
+        assert gateway == (404, {"code": 5, "message": "Not Found", "details": []})
+        assert envoy_answer.status == 200
     elif case.envoy_difference == ENVOY_LAX_JSON:
         assert gateway[0] == 400 and gateway[1]["code"] == 3, gateway
         assert envoy_answer.status == 200
