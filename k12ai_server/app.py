@@ -105,7 +105,9 @@ class Server:
         platform_pb2_grpc.add_PlatformServicer_to_server(platform, grpc_server)
         # The REST gateway calls the same servicers in-process.
         gateway = RestGateway(
-            dict(zip(SERVICE_NAMES, (framework, platform), strict=True)), max_body_bytes=MAX_RECEIVE_BYTES
+            dict(zip(SERVICE_NAMES, (framework, platform), strict=True)),
+            max_body_bytes=MAX_RECEIVE_BYTES,
+            cors_origins=config.cors_origins,
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)

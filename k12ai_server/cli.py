@@ -27,6 +27,13 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
     p.add_argument("--host", default=_env("host", DEFAULTS.host), help="address to bind (K12AI_HOST)")
     p.add_argument("--grpc-port", type=int, default=int(_env("grpc_port", DEFAULTS.grpc_port)))
     p.add_argument("--http-port", type=int, default=int(_env("http_port", DEFAULTS.http_port)))
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[o for o in _env("cors_origins", "").split(",") if o],
+        help="a browser origin the REST gateway answers cross-origin, or * (repeatable; "
+        "K12AI_CORS_ORIGINS, comma-separated)",
+    )
     p.add_argument("--data-root", type=Path, default=Path(_env("data_root", DEFAULTS.data_root)))
     p.add_argument(
         "--input-root",
@@ -70,6 +77,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         host=args.host,
         grpc_port=args.grpc_port,
         http_port=args.http_port,
+        cors_origins=tuple(args.cors_origin),
         data_root=args.data_root.expanduser().absolute(),
         input_roots=tuple(r.expanduser().absolute() for r in args.input_root),
         state_dir=args.state_dir.expanduser().absolute(),

@@ -14,6 +14,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     grpc_port: int = 8118
     http_port: int = 8119
+    # Browser origins allowed to call the REST gateway cross-origin ("*": any); none: no CORS.
+    cors_origins: tuple[str, ...] = ()
     # Users' project caches live under {data_root}/users/{user}/{service_uuid}.
     data_root: Path = DEFAULT_HOME / "data"
     # Where job inputs may be read from, besides data_root.

@@ -69,6 +69,10 @@ class RouteTable:
             else:
                 self._templated.append(route)
 
+    def methods(self, raw_path: str) -> set[str]:
+        """The HTTP methods some route serves this path with."""
+        return {r.http_method for r in self.routes if r.template.match(raw_path) is not None}
+
     def resolve(self, http_method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
         route = self._literal.get((http_method, raw_path))
         if route is not None:

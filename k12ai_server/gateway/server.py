@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from google.protobuf import descriptor_pool, message
 
 from k12ai_server.gateway import headers as http_headers
 from k12ai_server.gateway.context import AbortedCall, GatewayContext
+from k12ai_server.gateway.cors import CorsPolicy
 from k12ai_server.gateway.openapi import openapi_document
 from k12ai_server.gateway.routes import MethodNotAllowedError, Route, RouteNotFoundError, load_routes
 from k12ai_server.gateway.status import GatewayError
@@ -59,6 +60,7 @@ class RestGateway:
         max_body_bytes: int,
         descriptor_set: bytes | None = None,
         pool: descriptor_pool.DescriptorPool | None = None,
+        cors_origins: Sequence[str] = (),
     ) -> None:
         """``servicers``: each served service's servicer object, by full name (``k12ai.v1.Framework``).
 
@@ -72,6 +74,7 @@ class RestGateway:
         }
         self._openapi = dumps(openapi_document(self.routes))
         self._max_body_bytes = max_body_bytes
+        self._cors = CorsPolicy(cors_origins)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -79,6 +82,8 @@ class RestGateway:
         app = web.Application(client_max_size=self._max_body_bytes)
         # Every path reaches handle(), newlines included ("." would leave those to aiohttp's text 404).
         app.router.add_route("*", r"/{path:[\s\S]*}", self.handle)
+        if self._cors:
+            app.on_response_prepare.append(self._cors.on_response_prepare)
         # handler_cancellation: a client that hangs up cancels its call, streams included.
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
@@ -107,6 +112,9 @@ class RestGateway:
         raw_path = request.raw_path.partition("?")[0]
         if raw_path == OPENAPI_PATH and request.method == "GET":
             return web.Response(body=self._openapi, content_type=JSON)
+        preflight = self._cors.preflight(request, self.routes.methods(raw_path)) if self._cors else None
+        if preflight is not None:
+            return preflight
         try:
             route, path_values = self.routes.resolve(request.method, raw_path)
         except RouteNotFoundError:

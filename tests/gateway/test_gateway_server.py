@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from k12ai_server.app import Server
+from k12ai_server.cli import parse_args
 from k12ai_server.security.tokens import hash_token
 from tests.conftest import assert_eventually, example, server_config
 from tests.gateway.conftest import start_envoy, stop
@@ -220,3 +221,58 @@ async def test_mutual_tls_refuses_clients_without_a_certificate(tmp_path: Path, 
                     await reply.read()
     finally:
         await server.stop()
+
+
+PAGE = "http://page.example:8080"
+
+
+@pytest.fixture
+async def cors_server(tmp_path: Path) -> AsyncIterator[Server]:
+    srv = await Server.start(server_config(tmp_path, cors_origins=(PAGE,)))
+    yield srv
+    await srv.stop()
+
+
+async def test_a_listed_origin_may_call_and_follow(cors_server: Server) -> None:
+    preflight = {
+        "Origin": PAGE,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
+    async with aiohttp.ClientSession() as session:
+        async with session.options(url(cors_server, "/k12ai/framework/train"), headers=preflight) as reply:
+            assert reply.status == 204
+            assert reply.headers["Access-Control-Allow-Origin"] == PAGE
+            assert reply.headers["Access-Control-Allow-Methods"] == "OPTIONS, POST"
+            assert reply.headers["Access-Control-Allow-Headers"] == "authorization, content-type"
+        body = example("k12ml", "train_iris")
+        async with session.post(
+            url(cors_server, "/k12ai/framework/train"), json=body, headers={"Origin": PAGE}
+        ) as reply:
+            assert reply.headers["Access-Control-Allow-Origin"] == PAGE
+            job_id = (await reply.json())["job_id"]
+        watch = url(cors_server, f"/k12ai/framework/events?job_id={job_id}&types=status")
+        headers = {"Origin": PAGE, "Accept": "text/event-stream"}
+        async with session.get(watch, headers=headers) as reply:
+            # The stream's headers carry it too, so an EventSource on the page may read it.
+            assert reply.headers["Access-Control-Allow-Origin"] == PAGE
+            assert (await reply.text()).endswith("\n\n")
+
+
+async def test_other_origins_get_no_cors(cors_server: Server) -> None:
+    other = {"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"}
+    async with aiohttp.ClientSession() as session:
+        async with session.options(url(cors_server, "/k12ai/framework/train"), headers=other) as reply:
+            assert reply.status == 501  # no preflight answer: routing as without CORS
+            assert "Access-Control-Allow-Origin" not in reply.headers
+        async with session.get(url(cors_server, "/k12ai/framework/jobs"), headers=other) as reply:
+            assert reply.status == 200
+            assert "Access-Control-Allow-Origin" not in reply.headers
+
+
+def test_cors_origins_from_flags_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_args(["--cors-origin", PAGE, "--cors-origin", "*"]).cors_origins == (PAGE, "*")
+    monkeypatch.setenv("K12AI_CORS_ORIGINS", f"{PAGE},http://two.example")
+    assert parse_args([]).cors_origins == (PAGE, "http://two.example")
+    monkeypatch.delenv("K12AI_CORS_ORIGINS")
+    assert parse_args([]).cors_origins == ()
