@@ -170,7 +170,8 @@ class RestGateway:
                 replies,
                 lambda reply: render(route, reply),
                 lambda error: error_response(error, context),
-                http_headers.response_headers(context.initial_metadata, ()),
+                # Read once the first message is in: the servicer may have sent metadata by then.
+                lambda: http_headers.response_headers(context.initial_metadata, ()),
             )
         finally:
             context.cancel()

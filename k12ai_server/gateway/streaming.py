@@ -54,7 +54,7 @@ async def stream_reply(
     replies: AsyncGenerator[message.Message, None],
     render: Callable[[message.Message], Any],
     error_response: Callable[[GatewayError], web.Response],
-    headers: Mapping[str, str],
+    headers: Callable[[], Mapping[str, str]],
 ) -> web.StreamResponse:
     frames = _Frames(wants_event_stream(request.headers.get("Accept", "")))
     try:
@@ -62,7 +62,9 @@ async def stream_reply(
     except GatewayError as error:
         await replies.aclose()
         return error_response(error)
-    response = web.StreamResponse(headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = web.StreamResponse(
+        headers={**headers(), "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
     response.content_type = EVENT_STREAM if frames.event_stream else "application/json"
     response.enable_chunked_encoding()
     await response.prepare(request)

@@ -85,6 +85,7 @@ class EchoServicer:
         raise AssertionError("abort returns only by raising")
 
     async def Stream(self, request: Any, context: GatewayContext) -> AsyncIterator[message.Message]:  # noqa: N802
+        await context.send_initial_metadata((("stream-of", str(len(request.numbers))),))
         for number in request.numbers:
             yield self._response(echoed={"numbers": [number]})
         if request.flag:
@@ -220,6 +221,7 @@ async def test_stream_lines_then_the_error_line(echo: str) -> None:
     ):
         assert reply.status == 200
         assert reply.headers["Transfer-Encoding"] == "chunked"
+        assert reply.headers["Grpc-Metadata-stream-of"] == "2"
         lines = [json.loads(line) async for line in reply.content if line.strip()]
     assert [line.get("result", {}).get("echoed", {}).get("numbers") for line in lines[:2]] == [[1], [2]]
     assert lines[2] == {"error": {"code": 15, "message": "the stream broke", "details": []}}
