@@ -23,10 +23,11 @@ from k12ai_server.gateway import headers as http_headers
 from k12ai_server.gateway.context import AbortedCall, GatewayContext
 from k12ai_server.gateway.cors import CorsPolicy
 from k12ai_server.gateway.openapi import openapi_document
+from k12ai_server.gateway.resume import K12AI_RESUMABLE, SseResume, event_id
 from k12ai_server.gateway.routes import MethodNotAllowedError, Route, RouteNotFoundError, load_routes
 from k12ai_server.gateway.status import GatewayError
-from k12ai_server.gateway.streaming import UNEXPECTED, stream_reply
-from k12ai_server.gateway.transcode import build_request, dumps, render
+from k12ai_server.gateway.streaming import UNEXPECTED, stream_reply, wants_event_stream
+from k12ai_server.gateway.transcode import build_request, dumps, render, set_field
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class RestGateway:
         descriptor_set: bytes | None = None,
         pool: descriptor_pool.DescriptorPool | None = None,
         cors_origins: Sequence[str] = (),
+        resumable: Mapping[str, SseResume] = K12AI_RESUMABLE,
     ) -> None:
         """``servicers``: each served service's servicer object, by full name (``k12ai.v1.Framework``).
 
@@ -75,6 +77,7 @@ class RestGateway:
         self._openapi = dumps(openapi_document(self.routes))
         self._max_body_bytes = max_body_bytes
         self._cors = CorsPolicy(cors_origins)
+        self._resumable = resumable
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -135,6 +138,11 @@ class RestGateway:
     ) -> tuple[message.Message, GatewayContext]:
         body = await _read_body(request) if route.body else b""
         proto = build_request(route, path_values, request.query.items(), body)
+        resume = self._resumable.get(route.method.full_name)
+        last_event_id = request.headers.get("Last-Event-ID")
+        if resume is not None and last_event_id and wants_event_stream(request.headers.get("Accept", "")):
+            # An EventSource reconnecting: it continues after the last message it got.
+            set_field(proto, resume.request_field, last_event_id)
         peer = request.transport.get_extra_info("peername") if request.transport else None
         context = GatewayContext(
             metadata=http_headers.request_metadata(request.headers, peer[0] if peer else ""),
@@ -172,6 +180,7 @@ class RestGateway:
                 lambda error: error_response(error, context),
                 # Read once the first message is in: the servicer may have sent metadata by then.
                 lambda: http_headers.response_headers(context.initial_metadata, ()),
+                lambda reply: event_id(self._resumable.get(route.method.full_name), reply),
             )
         finally:
             context.cancel()

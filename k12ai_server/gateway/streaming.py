@@ -40,9 +40,12 @@ class _Frames:
     def __init__(self, event_stream: bool) -> None:
         self.event_stream = event_stream
 
-    def result(self, document: Any) -> bytes:
+    def result(self, document: Any, event_id: str | None) -> bytes:
         body = dumps({"result": document})
-        return b"data: " + body + b"\n\n" if self.event_stream else body + b"\n"
+        if not self.event_stream:
+            return body + b"\n"
+        prefix = f"id: {event_id}\n".encode() if event_id else b""
+        return prefix + b"data: " + body + b"\n\n"
 
     def error(self, error: GatewayError) -> bytes:
         body = dumps({"error": error.body()})
@@ -55,6 +58,7 @@ async def stream_reply(
     render: Callable[[message.Message], Any],
     error_response: Callable[[GatewayError], web.Response],
     headers: Callable[[], Mapping[str, str]],
+    event_id: Callable[[message.Message], str | None],
 ) -> web.StreamResponse:
     frames = _Frames(wants_event_stream(request.headers.get("Accept", "")))
     try:
@@ -71,7 +75,7 @@ async def stream_reply(
     try:
         reply = first
         while reply is not None:
-            await response.write(frames.result(render(reply)))
+            await response.write(frames.result(render(reply), event_id(reply)))
             reply = await _next(replies)
     except GatewayError as error:
         await response.write(frames.error(error))

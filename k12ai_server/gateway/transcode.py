@@ -64,6 +64,11 @@ def build_request(
     return request
 
 
+def set_field(request: message.Message, field_path: str, value: str) -> None:
+    """Set one field from a string, as a path variable would; INVALID_ARGUMENT if it does not parse."""
+    _set_path(request, field_path, [value], strict=True)
+
+
 def render(route: Route, reply: message.Message) -> dict[str, Any]:
     document = to_dict(reply)
     if route.response_body:

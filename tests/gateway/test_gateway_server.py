@@ -68,10 +68,50 @@ async def test_event_source_follows_a_job_to_its_end(server: Server) -> None:
     ):
         assert reply.content_type == "text/event-stream"
         text = await reply.text()
-    messages = [json.loads(chunk.removeprefix("data: ")) for chunk in text.split("\n\n") if chunk]
+    messages = [data for _, data in sse_messages(text)]
     states = [e["payload"]["state"] for m in messages for e in m["result"]["events"]]
     assert states[-1] == "finished"
     assert messages[-1]["result"]["end"]["state"] == "finished"
+
+
+def sse_messages(text: str) -> list[tuple[str | None, dict[str, Any]]]:
+    """(id, data) of each server-sent event."""
+    found = []
+    for chunk in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in chunk.splitlines() if ": " in line)
+        if "data" in fields:
+            found.append((fields.get("id"), json.loads(fields["data"])))
+    return found
+
+
+async def test_an_event_source_resumes_after_its_last_event_id(server: Server) -> None:
+    _, started = await post(server, "/k12ai/framework/train", example("k12ml", "train_iris"))
+    job_id = started["job_id"]
+    await assert_eventually(lambda: _job_ended(server, job_id), 60)
+    watch = url(server, f"/k12ai/framework/events?job_id={job_id}")
+    sse = {"Accept": "text/event-stream"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(watch, headers=sse) as reply:
+            whole = sse_messages(await reply.text())
+        seqs = [int(e["seq"]) for _, m in whole for e in m["result"]["events"]]
+        # Each message's id is the last seq it carries.
+        assert all(i == m["result"]["events"][-1]["seq"] for i, m in whole if m["result"]["events"])
+        resume_after = seqs[len(seqs) // 2]
+        async with session.get(watch, headers={**sse, "Last-Event-ID": str(resume_after)}) as reply:
+            resumed = sse_messages(await reply.text())
+        # Newline-delimited JSON has no event ids: Last-Event-ID means nothing there.
+        async with session.get(watch, headers={"Last-Event-ID": str(resume_after)}) as reply:
+            plain = [json.loads(line) async for line in reply.content if line.strip()]
+    assert [int(e["seq"]) for _, m in resumed for e in m["result"]["events"]] == [
+        s for s in seqs if s > resume_after
+    ]
+    assert resumed[-1][1]["result"]["end"]["state"] == "finished"
+    assert [int(e["seq"]) for m in plain for e in m["result"]["events"]] == seqs
+
+
+async def _job_ended(server: Server, job_id: str) -> bool:
+    job = server.jobs.jobs.get(job_id)
+    return job is not None and job.state.is_terminal()
 
 
 async def test_hanging_up_ends_the_server_stream(server: Server) -> None:
