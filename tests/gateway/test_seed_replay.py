@@ -1,16 +1,20 @@
 """Every request of the seed notebooks, sent over REST as written, through both transcoders.
 
-Adjusted only where the issue allows: host and port, ids (a fresh ``service_uuid`` per test),
-and the training config (the seed's AllenNLP config for ``k12nlp`` becomes a small ``k12ml``
-one, so the replay trains in a second; the request shape around it is the seed's).
+Adjusted only where the issue allows: host and port, ids (a fresh ``service_uuid`` per test)
+and data paths. Seed 000's own k12nlp requests are replayed as written (their config included);
+the flows that must train to the end use a small k12ml config in the same request shape, so
+the replay trains in a second (k12nlp's full seed training is tests/server/test_k12nlp.py's).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
+from pathlib import Path
 from typing import Any
 
+from tests.conftest import example
 from tests.gateway.conftest import RestServer, Transcoder
 from tests.gateway.rest import call, wait_for_state
 
@@ -158,3 +162,59 @@ def test_first_seed_platform_requests_are_refused_in_the_envelope(transcoder: Tr
         ' "params": {"id": "testid"}}'
     )
     assert post(transcoder, "platform/control", control)["code"] == MISSING_FIELD
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k12nlp"
+
+
+def nlp_data(rest_server: RestServer) -> Path:
+    data = rest_server.data_root / "datasets" / "nlp"
+    shutil.copytree(FIXTURES, data, dirs_exist_ok=True)
+    return data
+
+
+def test_the_first_seeds_k12nlp_requests(transcoder: Transcoder, rest_server: RestServer) -> None:
+    """Seed 000 as written: the AllenNLP-style config, only its data paths pointed at the fixtures.
+
+    Training is stopped at once (the seed's 10 epochs are the gRPC suite's to run); evaluate and
+    predict come before any model, as in the notebook, and get its 100202 answer."""
+    data, uid = nlp_data(rest_server), fresh_uuid()
+    train = example("k12nlp", "train")
+    params = train["service_params"]
+    params["train_data_path"] = str(data / "sst_train.txt")
+    params["validation_data_path"] = str(data / "sst_dev.txt")
+    params["test_data_path"] = str(data / "sst_test.txt")
+    embedder = params["model"]["text_field_embedder"]["token_embedders"]["tokens"]
+    embedder["pretrained_file"] = str(data / "glove.6B.50d.fixture.txt.gz")
+    cache = rest_server.data_root / "users" / "test" / uid
+    started = post(transcoder, "framework/train", json.dumps({**train, "service_uuid": uid}))
+    assert started["message"] == f"train.start task cache directory: {cache}", started
+    stop = {
+        "op": "train.stop",
+        "user": "test",
+        "service_name": "k12nlp",
+        "service_uuid": uid,
+        "service_params": {},
+    }
+    assert post(transcoder, "framework/train", json.dumps(stop))["code"] == SUCCESS
+    assert (
+        wait_for_state(transcoder.url, started["job_id"], {"stopped", "failed", "finished"})["state"]
+        == "stopped"
+    )
+
+    evaluate = example("k12nlp", "evaluate")
+    evaluate["service_params"]["input_file"] = str(data / "sst_test.txt")
+    for api, request in (
+        ("framework/evaluate", evaluate),
+        ("framework/predict", example("k12nlp", "predict")),
+    ):
+        reply = post(transcoder, api, json.dumps({**request, "service_uuid": uid}))
+        assert reply == {
+            "code": TASK_START_FAILED,
+            "descr": "task service start fails",
+            "message": f"model.tar.gz is not found in {cache}",
+            "job_id": "",
+        }
+        op = request["op"].replace(".start", ".stop")
+        stopped = {"op": op, "user": "test", "service_name": "k12nlp", "service_uuid": uid}
+        assert post(transcoder, api, json.dumps(stopped))["code"] == JOB_NOT_FOUND
