@@ -20,6 +20,7 @@ from k12ai_server.gateway import GatewayTls, RestGateway
 from k12ai_server.jobs.gpus import GpuAllocator
 from k12ai_server.jobs.service import JobPaths, JobService
 from k12ai_server.jobs.store import JobStore
+from k12ai_server.mirror.link import ConsulLink
 from k12ai_server.platform.gpus import NvmlGpus
 from k12ai_server.platform.host import HostSampler
 from k12ai_server.runners.base import Runner
@@ -53,6 +54,7 @@ class Server:
         runner: Runner,
         conn: sqlite3.Connection,
         gateway: RestGateway,
+        consul: ConsulLink | None = None,
     ) -> None:
         self.config = config
         self.grpc_port = grpc_port
@@ -60,6 +62,8 @@ class Server:
         self.http_port = gateway.port
         self.jobs = jobs
         self.events = events
+        # None when no Consul address is configured (the embedded default).
+        self.consul = consul
         self._grpc = grpc_server
         self._sampler = sampler
         self._runner = runner
@@ -117,6 +121,18 @@ class Server:
         port = bind(grpc_server, config)
         await grpc_server.start()
         await gateway.start(config.host, config.http_port, tls=_gateway_tls(config))
+        consul = None
+        if config.consul.enabled:
+            consul = await ConsulLink.start(
+                config.consul,
+                events=events,
+                conn=conn,
+                host=config.host,
+                grpc_port=port,
+                http_port=gateway.port,
+                tls=config.tls_cert is not None,
+                health_servicer=health_servicer,
+            )
         await jobs.recover()
         for name in (*SERVICE_NAMES, ""):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -139,6 +155,7 @@ class Server:
             runner=runner,
             conn=conn,
             gateway=gateway,
+            consul=consul,
         )
 
     async def stop(self, grace_s: float = 2.0) -> None:
@@ -147,6 +164,9 @@ class Server:
         await self.jobs.close()
         await self._sampler.close()
         await self._runner.close()
+        if self.consul is not None:
+            # After the jobs: their last events are mirrored before the link closes.
+            await self.consul.close()
         self._conn.close()
 
 

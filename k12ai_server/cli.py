@@ -13,6 +13,7 @@ from pathlib import Path
 
 from k12ai_server.app import Server
 from k12ai_server.config import ENV_PREFIX, ServerConfig
+from k12ai_server.mirror.settings import add_consul_args, consul_config
 from k12ai_server.security import token_cli
 
 DEFAULTS = ServerConfig()
@@ -72,6 +73,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
     ):
         env = os.environ.get(ENV_PREFIX + name.replace("-", "_").upper())
         p.add_argument(f"--{name}", type=Path, default=env or None, help=what)
+    add_consul_args(p)
     args = p.parse_args(argv)
     return ServerConfig(
         host=args.host,
@@ -91,6 +93,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
+        consul=consul_config(args),
     )
 
 

@@ -10,6 +10,35 @@ DEFAULT_HOME = Path("~/.k12ai").expanduser()
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConsulConfig:
+    """The Consul agent that events are mirrored to and the server registers with; off without ``addr``."""
+
+    # "host:port" or "http(s)://host:port" (CONSUL_HTTP_ADDR's forms); "" turns Consul off.
+    addr: str = ""
+    # ACL token sent as X-Consul-Token.
+    token: str = ""
+    # HTTPS to the agent: CA bundle to verify it by, and a client certificate for mutual TLS.
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    tls_verify: bool = True
+    datacenter: str = ""
+    # Register this server as a Consul service (with a gRPC health check) and deregister on stop.
+    register: bool = True
+    service_name: str = "k12ai"
+    # The address Consul and its health check reach this server by; "" is --host, or this
+    # machine's hostname when --host is a wildcard.
+    service_address: str = ""
+    # Distinct keys held back while Consul is down or slow (each holds only its latest value);
+    # beyond it, the mirror re-reads the event log once room frees up.
+    max_buffered_keys: int = 10_000
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.addr)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     grpc_port: int = 8118
@@ -27,7 +56,7 @@ class ServerConfig:
     max_running_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     heartbeat_s: float = 5.0
     subscriber_queue_size: int = 1024
-    consul_addr: str = ""
+    consul: ConsulConfig = field(default_factory=ConsulConfig)
     log_level: str = "INFO"
     # JSON file of hashed API tokens (see `k12ai-server token create`); none = open, loopback only.
     tokens_file: Path | None = None
