@@ -120,7 +120,15 @@ class Server:
         )
         port = bind(grpc_server, config)
         await grpc_server.start()
-        await gateway.start(config.host, config.http_port, tls=_gateway_tls(config))
+        try:
+            await gateway.start(config.host, config.http_port, tls=_gateway_tls(config))
+        except OSError:
+            # The REST port is taken (or not ours to bind): give back what started, then say so.
+            await grpc_server.stop(0)
+            await sampler.close()
+            await runner.close()
+            conn.close()
+            raise
         consul = None
         if config.consul.enabled:
             consul = await ConsulLink.start(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from k12ai_server.app import Server
 from k12ai_server.cli import parse_args
 from k12ai_server.security.tokens import hash_token
 from tests.conftest import assert_eventually, example, server_config
-from tests.gateway.conftest import start_envoy, stop
+from tests.gateway.conftest import free_port, start_envoy, stop
 from tests.security.test_tls import issue
 from tests.server.test_jobs import slow_training
 
@@ -316,3 +317,21 @@ def test_cors_origins_from_flags_and_environment(monkeypatch: pytest.MonkeyPatch
     assert parse_args([]).cors_origins == (PAGE, "http://two.example")
     monkeypatch.delenv("K12AI_CORS_ORIGINS")
     assert parse_args([]).cors_origins == ()
+
+
+async def test_a_taken_rest_port_fails_the_start_cleanly(tmp_path: Path) -> None:
+    grpc_port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError, match="address already in use"):
+            await Server.start(server_config(tmp_path, grpc_port=grpc_port, http_port=taken.getsockname()[1]))
+    # The failed start stopped its gRPC server: nothing listens on that port any more.
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", grpc_port), timeout=2).close()
+    server = await Server.start(server_config(tmp_path, grpc_port=grpc_port))
+    try:
+        status, reply = await post(server, "/k12ai/platform/stats", STATS)
+        assert (status, reply["code"]) == (200, 100000)
+    finally:
+        await server.stop()
