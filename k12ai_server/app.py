@@ -75,12 +75,12 @@ class Server:
         conn = open_database(config.state_dir)
         events = EventLog(EventStore(conn), EventBus(queue_size=config.subscriber_queue_size))
         gpus = NvmlGpus()
-        runner = runner or LocalProcessRunner()
+        runner = runner or _make_runner(config)
         jobs = JobService(
             jobs=JobStore(conn),
             events=events,
             runner=runner,
-            gpus=GpuAllocator(gpus.inventory()),
+            gpus=GpuAllocator(list(range(config.fake_gpus)) if config.fake_gpus else gpus.inventory()),
             paths=JobPaths(data_root=config.data_root, state_dir=config.state_dir),
             stop_grace_s=config.stop_grace_s,
             max_running=config.max_running_jobs,
@@ -183,3 +183,18 @@ def _gateway_tls(config: ServerConfig) -> GatewayTls | None:
     if config.tls_cert is None or config.tls_key is None:
         return None
     return GatewayTls(cert=config.tls_cert, key=config.tls_key, client_ca=config.tls_client_ca)
+
+
+def _make_runner(config: ServerConfig) -> Runner:
+    if config.runner == "docker":
+        # Imported here: the docker SDK is the optional `docker` extra.
+        from k12ai_server.runners.docker import DockerRunner, connect_docker
+
+        return DockerRunner(
+            client=connect_docker(),
+            config=config.docker,
+            data_roots=config.data_roots,
+            # Pretend GPUs are allocated and queued, but there is no device to hand over.
+            request_gpus=not config.fake_gpus,
+        )
+    return LocalProcessRunner()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from k12ai_server.app import Server
-from k12ai_server.config import ENV_PREFIX, ServerConfig
+from k12ai_server.config import ENV_PREFIX, DockerConfig, ServerConfig
 from k12ai_server.mirror.settings import add_consul_args, consul_config
 from k12ai_server.security import token_cli
 
@@ -44,7 +44,19 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         help="another directory jobs may read inputs from (repeatable; K12AI_INPUT_ROOTS, ':'-separated)",
     )
     p.add_argument("--state-dir", type=Path, default=Path(_env("state_dir", DEFAULTS.state_dir)))
-    p.add_argument("--runner", choices=["local"], default=_env("runner", DEFAULTS.runner))
+    p.add_argument(
+        "--runner",
+        choices=["local", "docker"],
+        default=_env("runner", DEFAULTS.runner),
+        help="local processes, or Docker containers (K12AI_RUNNER; see the --docker-* flags)",
+    )
+    _add_docker_args(p)
+    p.add_argument(
+        "--fake-gpus",
+        type=int,
+        default=int(_env("fake_gpus", DEFAULTS.fake_gpus)),
+        help="pretend this host has N GPUs, to try the GPU queue without any (K12AI_FAKE_GPUS)",
+    )
     p.add_argument("--stop-grace-s", type=float, default=float(_env("stop_grace_s", DEFAULTS.stop_grace_s)))
     p.add_argument(
         "--max-running-jobs",
@@ -84,6 +96,8 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         input_roots=tuple(r.expanduser().absolute() for r in args.input_root),
         state_dir=args.state_dir.expanduser().absolute(),
         runner=args.runner,
+        docker=_docker_config(args),
+        fake_gpus=args.fake_gpus,
         stop_grace_s=args.stop_grace_s,
         max_running_jobs=args.max_running_jobs,
         heartbeat_s=args.heartbeat_s,
@@ -94,6 +108,35 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
         consul=consul_config(args),
+    )
+
+
+def _add_docker_args(p: argparse.ArgumentParser) -> None:
+    d = DEFAULTS.docker
+    g = p.add_argument_group("Docker runner (each flag also reads K12AI_DOCKER_<NAME>)")
+    g.add_argument("--docker-image", default=_env("docker_image", d.image), help="worker image")
+    g.add_argument("--docker-cpus", type=float, default=float(_env("docker_cpus", d.cpus)), help="0: all")
+    g.add_argument("--docker-memory", default=_env("docker_memory", d.memory), help="e.g. 512m, 8g")
+    g.add_argument("--docker-pids-limit", type=int, default=int(_env("docker_pids_limit", d.pids_limit)))
+    g.add_argument("--docker-network", default=_env("docker_network", d.network), help='"": no network')
+    g.add_argument("--docker-user", default=_env("docker_user", d.user), help="uid:gid in the container")
+    g.add_argument(
+        "--docker-keep-containers",
+        action="store_true",
+        default=_env("docker_keep_containers", "0") == "1",
+        help="leave finished containers for debugging",
+    )
+
+
+def _docker_config(args: argparse.Namespace) -> DockerConfig:
+    return DockerConfig(
+        image=args.docker_image,
+        cpus=args.docker_cpus,
+        memory=args.docker_memory,
+        pids_limit=args.docker_pids_limit,
+        network=args.docker_network,
+        user=args.docker_user,
+        keep_containers=args.docker_keep_containers,
     )
 
 

@@ -10,6 +10,25 @@ DEFAULT_HOME = Path("~/.k12ai").expanduser()
 
 
 @dataclass(frozen=True, kw_only=True)
+class DockerConfig:
+    """How the Docker runner (``runner="docker"``) shapes each job's container."""
+
+    # Built by scripts/build_images; k12ai-worker:ml carries k12ml only.
+    image: str = "k12ai-worker:latest"
+    # 0: all of the host's CPUs (still shown as a limit).
+    cpus: float = 0.0
+    # Docker's size syntax ("512m", "8g"); swap is never added on top.
+    memory: str = "8g"
+    pids_limit: int = 1024
+    # "" runs jobs with no network at all; else a Docker network name ("bridge", ...).
+    network: str = ""
+    # "uid:gid" inside the container; "" is the server's own, or nobody (65534) when the server is root.
+    user: str = ""
+    # Leave finished containers behind for `docker logs`/`inspect` (they are removed otherwise).
+    keep_containers: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class ConsulConfig:
     """The Consul agent that events are mirrored to and the server registers with; off without ``addr``."""
 
@@ -51,6 +70,11 @@ class ServerConfig:
     input_roots: tuple[Path, ...] = ()
     state_dir: Path = DEFAULT_HOME / "state"
     runner: str = "local"
+    docker: DockerConfig = field(default_factory=DockerConfig)
+    # Pretend the host has this many GPUs (no driver needed): allocation and the GPU
+    # queue behave as with real ones, but no device reaches a container. For trying
+    # the queue on a laptop and for CI; 0 uses the GPUs NVML finds.
+    fake_gpus: int = 0
     stop_grace_s: float = 10.0
     # Jobs running at once; more wait queued (each job is a process or container).
     max_running_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
