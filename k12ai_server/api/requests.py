@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -74,9 +75,28 @@ def params_dict(request: SeedRequest) -> dict[str, Any]:
     size = request.service_params.ByteSize()
     if size > MAX_PARAMS_BYTES:
         raise ApiError(replies.INVALID_PARAMS, f"service_params: {size} bytes, more than {MAX_PARAMS_BYTES}")
+    bad = _non_finite(request.service_params, "service_params")
+    if bad:
+        # JSON has no NaN or Infinity; over gRPC a Struct can still carry them.
+        raise ApiError(replies.INVALID_PARAMS, f"{bad}: NaN and Infinity are not JSON numbers")
     params = _ints(json_format.MessageToDict(request.service_params))
     _check_depth(params, "service_params", 0)
     return params  # type: ignore[no-any-return]
+
+
+def _non_finite(struct: struct_pb2.Struct, path: str) -> str | None:
+    """The key path of the first NaN or infinite number in ``struct``, if any."""
+    pending: list[tuple[str, struct_pb2.Value]] = [(f"{path}.{k}", v) for k, v in struct.fields.items()]
+    while pending:
+        where, value = pending.pop()
+        kind = value.WhichOneof("kind")
+        if kind == "number_value" and not math.isfinite(value.number_value):
+            return where
+        if kind == "struct_value":
+            pending += [(f"{where}.{k}", v) for k, v in value.struct_value.fields.items()]
+        elif kind == "list_value":
+            pending += [(f"{where}[{i}]", v) for i, v in enumerate(value.list_value.values)]
+    return None
 
 
 def _check_depth(value: Any, path: str, depth: int) -> None:

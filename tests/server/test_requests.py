@@ -113,6 +113,16 @@ async def test_params_nested_too_deep_are_refused_with_the_path(client: AsyncK12
     assert err.message.startswith("service_params.model.d.d") and "deeper than 16" in err.message
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+async def test_non_finite_numbers_over_grpc_are_refused_with_the_path(
+    client: AsyncK12AIClient, number: float
+) -> None:
+    """JSON cannot carry them, but a gRPC Struct can; they must not reach a framework."""
+    err = await refused(client.train, train(service_params={"trainer": {"lr": [1.0, number]}}))
+    assert err.code == Code.REPLY_CODE_INVALID_PARAMS
+    assert err.message == "service_params.trainer.lr[1]: NaN and Infinity are not JSON numbers"
+
+
 async def test_oversized_params_are_refused(client: AsyncK12AIClient) -> None:
     err = await refused(client.train, train(service_params={"blob": "x" * 300_000}))
     assert err.code == Code.REPLY_CODE_INVALID_PARAMS
