@@ -222,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     if not (args.data_dir / "sst" / "train.txt").is_file():
-        print(f"no SST data under {args.data_dir}; pass --data-dir", file=sys.stderr)
-        return 2
+        # scripts/bench runs every bench script; a machine without the shared data skips this one.
+        print(f"skipped: no SST data under {args.data_dir} (pass --data-dir)")
+        return 0
     if args.only in (None, "training"):
         bench_training(args)
     if args.only in (None, "glove"):
