@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,9 +81,15 @@ class MirrorHealth:
 
 @dataclass(frozen=True)
 class _Entry:
-    seq: int
-    timestamp: int
-    value: bytes
+    event: EventRecord
+
+    @property
+    def seq(self) -> int:
+        return self.event.seq
+
+    @property
+    def timestamp(self) -> int:
+        return self.event.timestamp
 
 
 HealthListener = Callable[[MirrorHealth], None]
@@ -175,6 +182,17 @@ class ConsulMirror:
             await asyncio.sleep(0.02)
 
     async def _read(self) -> None:
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The log itself failed (SQLite busy past its timeout, ...): retry from the cursor.
+                log.exception("consul mirror could not read the event log; retrying")
+                await asyncio.sleep(self._settings.backoff_max_s)
+
+    async def _follow(self) -> None:
         request = WatchRequest(
             where=EventFilter(), after_seq=self._read_seq, heartbeat_s=60.0, write_interval_s=0
         )
@@ -189,7 +207,8 @@ class ConsulMirror:
         if key is None:
             log.debug("event %d has no Consul key (an empty part); not mirrored", event.seq)
             return
-        self._pending[key] = _Entry(event.seq, event.timestamp, kv_value(event))
+        # Serialised only when written: most events of a busy key are superseded before that.
+        self._pending[key] = _Entry(event)
         if len(self._pending) + len(self._in_flight) >= self._settings.max_buffered_keys:
             self._room.clear()
         self._wake.set()
@@ -228,7 +247,7 @@ class ConsulMirror:
 
     async def _put(self, key: str, entry: _Entry) -> str | None:
         try:
-            await asyncio.wait_for(self._kv.put(key, entry.value), self._settings.write_timeout_s)
+            await asyncio.wait_for(self._kv.put(key, kv_value(entry.event)), self._settings.write_timeout_s)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -257,7 +276,12 @@ class ConsulMirror:
             not force and now - self._last_save < self._settings.cursor_save_interval_s
         ):
             return
-        self._cursor.save(seq)
+        try:
+            self._cursor.save(seq)
+        except sqlite3.Error as exc:
+            # Only a restart needs the cursor, and an older one costs rewrites, never values.
+            log.warning("consul mirror could not save its cursor: %s", exc)
+            return
         self._saved_seq, self._last_save = seq, now
 
     async def _report(self) -> None:
