@@ -115,7 +115,8 @@ class PredictParams:
     input_file: str | None = None
     output_file: str | None = None
     batch_size: int = 32
-    predictor: Literal["text_classifier"] | None = None
+    # "" (the seed's template) or null: the training config's, which for a classifier is text_classifier.
+    predictor: Literal["text_classifier", ""] | None = None
     cuda_device: int = -1
 
     def check(self, path: str) -> None:

@@ -269,9 +269,11 @@ def test_overrides_apply_without_editing_the_config() -> None:
 def test_validate_predict_and_evaluate_params() -> None:
     k12nlp.validate("predict", example("predict"))
     k12nlp.validate("evaluate", example("evaluate"))
+    # The seed's template leaves optional fields empty.
+    k12nlp.validate("predict", {**example("predict"), "predictor": "", "output_file": ""})
     with pytest.raises(ConfigError, match=r'^input_text: is required when input_type is "text"'):
         k12nlp.validate("predict", {"input_type": "text"})
-    with pytest.raises(ConfigError, match=r"^predictor: expected one of \"text_classifier\""):
+    with pytest.raises(ConfigError, match=r"^predictor: expected one of \"text_classifier\", \"\""):
         k12nlp.validate("predict", {**example("predict"), "predictor": "tagger"})
     with pytest.raises(ConfigError, match=r"^input_file: is required"):
         k12nlp.validate("evaluate", {})
