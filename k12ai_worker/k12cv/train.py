@@ -1,0 +1,152 @@
+"""A k12cv training job: read the images, build the model, train, archive the best."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from k12ai_worker.errors import ConfigError
+from k12ai_worker.k12cv.archive import ModelInputs, build_classifier, save_model_archive
+from k12ai_worker.k12cv.batching import image_size
+from k12ai_worker.k12cv.config import TrainConfig, read_train_config
+from k12ai_worker.k12cv.data import batch_source, read_images
+from k12ai_worker.k12cv.images import ImageSet, sorted_labels
+from k12ai_worker.k12cv.metrics import classification_metrics
+from k12ai_worker.k12cv.models.classifier import ImageClassifier, load_matching
+from k12ai_worker.spec import JobSpec
+from k12ai_worker.training.device import select_device
+from k12ai_worker.training.evaluation import evaluate
+from k12ai_worker.training.reporting import EventSink
+from k12ai_worker.training.trainer import BatchSource, Trainer
+
+
+def seed_everything(config: TrainConfig) -> None:
+    random.seed(config.random_seed)
+    np.random.seed(config.numpy_seed)
+    torch.manual_seed(config.pytorch_seed)
+
+
+def model_inputs(config: TrainConfig, train: ImageSet) -> ModelInputs:
+    labels = sorted_labels(train.labels)
+    if len(labels) < 2:
+        raise ConfigError(
+            "train_data_path", f"a classifier needs at least 2 labels in the data, found {labels}"
+        )
+    if config.model.num_classes is not None and config.model.num_classes != len(labels):
+        raise ConfigError(
+            "model.num_classes",
+            f"is {config.model.num_classes}, but the training data has {len(labels)} labels",
+        )
+    size = image_size(train, config.dataset_reader.decode_size, "train_data_path")
+    return ModelInputs(labels, train.channels, size)
+
+
+def build_model(config: TrainConfig, inputs: ModelInputs, sink: EventSink) -> ImageClassifier:
+    model = build_classifier(config, inputs)
+    file = config.model.pretrained_file
+    if file is not None:
+        path = Path(file)
+        if not path.is_file():
+            raise ConfigError("model.pretrained_file", f"file not found: {file}")
+        try:
+            weights = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many kinds for a file that is not a state_dict
+            raise ConfigError("model.pretrained_file", f"{file} is not a torch state_dict: {exc}") from None
+        if not isinstance(weights, dict):
+            raise ConfigError(
+                "model.pretrained_file", f"{file} holds a {type(weights).__name__}, not a state_dict"
+            )
+        loaded, skipped = load_matching(model.network, weights)
+        if not loaded:
+            raise ConfigError(
+                "model.pretrained_file", f"{file} has no tensor of this model's names and shapes"
+            )
+        sink.emit(
+            "info",
+            {
+                "message": f"loaded {len(loaded)} tensors from {file}"
+                + (
+                    f"; skipped {len(skipped)} of other names or shapes: {', '.join(skipped[:5])}"
+                    if skipped
+                    else ""
+                )
+            },
+        )
+    return model
+
+
+def run_train(spec: JobSpec, sink: EventSink) -> None:
+    archived_config, config = read_train_config(spec.params)
+    seed_everything(config)
+    device = select_device(wants_gpu=config.trainer.cuda_device >= 0, devices=spec.devices, sink=sink)
+
+    started = time.monotonic()
+    datasets = {
+        name: read_images(config.reader_for(name), path, key)
+        for name, (key, path) in config.data_paths().items()
+    }
+    inputs = model_inputs(config, datasets["train"])
+    sources: dict[str, BatchSource] = {
+        name: batch_source(
+            images,
+            reader=config.reader_for(name),
+            reader_key="dataset_reader" if name == "train" else "validation_dataset_reader",
+            iterator=config.iterator if name == "train" else config.evaluation_iterator,
+            labels=inputs.labels,
+            device=device,
+            training=name == "train",
+            shuffle=name == "train" and config.trainer.shuffle,
+            seed=config.numpy_seed,
+            key=config.data_paths()[name][0],
+            size=inputs.image_size,
+        )
+        for name, images in datasets.items()
+    }
+    counts = ", ".join(f"{len(images)} {name}" for name, images in datasets.items())
+    height, width = inputs.image_size
+    sink.emit(
+        "info",
+        {
+            "message": f"read {counts} images of {inputs.channels}x{height}x{width} "
+            f"in {len(inputs.labels)} classes, in {time.monotonic() - started:.2f} s"
+        },
+    )
+    model = build_model(config, inputs, sink).to(device)
+    optimizer = config.trainer.optimizer.build(p for p in model.parameters() if p.requires_grad)
+    scheduler = config.trainer.learning_rate_scheduler
+    metrics = classification_metrics(len(inputs.labels))
+
+    def on_best(weights: dict[str, torch.Tensor], epoch: int, values: dict[str, float]) -> None:
+        save_model_archive(spec.model_archive, archived_config, inputs, weights)
+
+    trainer = Trainer(
+        model=model,
+        optimizer=optimizer,
+        settings=config.trainer,
+        device=device,
+        metrics=metrics,
+        sink=sink,
+        scheduler=None if scheduler is None else scheduler.build(optimizer),
+        on_best=on_best,
+    )
+    result = trainer.train(sources["train"], sources.get("validation"))
+
+    phase = "validation" if "validation" in sources else "training"
+    summary: dict[str, Any] = {
+        "best_epoch": result.best_epoch,
+        "training_epochs": result.epochs_completed,
+        "stopped_early": result.stopped_early,
+        "training_duration_s": round(result.duration_s, 3),
+        **{f"best_{phase}_{name}": value for name, value in result.best_metrics.items()},
+    }
+    if config.evaluate_on_test and "test" in sources:
+        test_metrics = evaluate(model, sources["test"], device, metrics)
+        sink.emit("metrics", {**test_metrics, "phase": "test"})
+        summary.update({f"test_{name}": value for name, value in test_metrics.items()})
+    summary["archive"] = str(Path(spec.model_archive))
+    sink.emit("result", summary)

@@ -1,0 +1,219 @@
+"""k12cv inside real job processes (``python -m k12ai_worker spec.json``) on scikit-learn's digits.
+
+The digits are written by the tests as PNG files in an ``image_folder`` layout
+(one sub-folder per class) or as an MNIST-style CSV file; nothing is downloaded.
+Jobs run with one torch thread: on the shared 2-core CI machine a tiny CNN's
+batches are slower split over contended threads than run on one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+import k12ai_worker.k12cv as k12cv
+from k12ai_worker.errors import ConfigError
+from k12ai_worker.spec import JobSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "k12cv"
+METRICS = {"accuracy", "accuracy3", "loss"}
+
+
+@dataclass(frozen=True)
+class Digits:
+    """Where the digits were written, and which held-out PNG shows which digit."""
+
+    train: Path
+    validation: Path
+    # (file, digit) of every validation image.
+    held_out: list[tuple[Path, str]]
+
+
+def write_digits(root: Path, *, test_fraction: float = 0.2) -> Digits:
+    """scikit-learn's digits as 8x8 grayscale PNGs in ``root/{train,validation}/<digit>/<index>.png``."""
+    digits = load_digits()
+    indices = np.arange(len(digits.target))
+    train, validation = train_test_split(
+        indices, test_size=test_fraction, random_state=0, stratify=digits.target
+    )
+    held_out: list[tuple[Path, str]] = []
+    for split, chosen in (("train", train), ("validation", validation)):
+        for i in chosen:
+            label = str(digits.target[i])
+            folder = root / split / label
+            folder.mkdir(parents=True, exist_ok=True)
+            file = folder / f"{i}.png"
+            # Digits are 0..16; PNG pixels 0..255.
+            Image.fromarray(np.rint(digits.images[i] * (255 / 16)).astype(np.uint8)).save(file)
+            if split == "validation":
+                held_out.append((file, label))
+    return Digits(root / "train", root / "validation", held_out)
+
+
+def example(name: str) -> dict[str, Any]:
+    params: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())["service_params"]
+    return params
+
+
+def digits_train_params(digits: Digits, **overrides: Any) -> dict[str, Any]:
+    params = example("train_digits")
+    params["train_data_path"] = str(digits.train)
+    params["validation_data_path"] = str(digits.validation)
+    if overrides:
+        params["overrides"] = overrides
+    return params
+
+
+@dataclass
+class Job:
+    code: int
+    events: list[dict[str, Any]]
+    stderr: str
+
+    def of(self, type: str) -> list[dict[str, Any]]:
+        return [e["payload"] for e in self.events if e["type"] == type]
+
+    @property
+    def error(self) -> str:
+        errors = self.of("error")
+        assert errors, f"no error event (exit {self.code}): {self.stderr}"
+        message: str = errors[-1]["message"]
+        return message
+
+
+_jobs = 0
+
+
+def run_job(work: Path, cache: Path, kind: str, params: dict[str, Any]) -> Job:
+    global _jobs
+    _jobs += 1
+    job_dir = work / f"job{_jobs}"
+    job_dir.mkdir(parents=True)
+    spec = JobSpec(
+        job_id=f"job{_jobs}", service_name="k12cv", kind=kind, op=f"{kind}.start", user="test",
+        service_uuid="123456", params=params, cache_dir=cache, events_path=job_dir / "events.jsonl",
+    )  # fmt: skip
+    spec.dump(job_dir / "spec.json")
+    proc = subprocess.run(
+        [sys.executable, "-m", "k12ai_worker", str(job_dir / "spec.json")],
+        cwd=job_dir, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    lines = spec.events_path.read_text().splitlines()
+    return Job(proc.returncode, [json.loads(line) for line in lines], proc.stderr)
+
+
+def write_digits_csv(file: Path) -> None:
+    """The digits as an MNIST-style CSV: a header row, then ``label, 64 pixels 0..255`` per row."""
+    digits = load_digits()
+    pixels = np.rint(digits.data * (255 / 16)).astype(np.int64)
+    header = "label," + ",".join(f"pixel{i}" for i in range(pixels.shape[1]))
+    rows = [f"{label}," + ",".join(map(str, row)) for label, row in zip(digits.target, pixels, strict=True)]
+    file.write_text("\n".join([header, *rows]) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "message"),
+    [
+        ({"model.type": "vgg"}, "model.type", "unknown model type 'vgg'"),
+        ({"model.in_channels": 3}, "model.in_channels", "dataset_reader gives 1-channel images"),
+        ({"dataset_reader.type": "folders"}, "dataset_reader.type", "unknown dataset reader type"),
+        (
+            {
+                "dataset_reader.transforms": [
+                    {"type": "normalize", "mean": [0.5], "std": [0.5]},
+                    {"type": "resize", "size": 16},
+                ]
+            },
+            "dataset_reader.transforms.1",
+            "must be the first transform",
+        ),
+        (
+            {"dataset_reader.transforms": [{"type": "normalize", "mean": [0.5, 0.5, 0.5], "std": [1, 1, 1]}]},
+            "dataset_reader.transforms.0.mean",
+            "the images have 1 channels",
+        ),
+        ({"trainer.validation_metric": "+f1"}, "trainer.validation_metric", "unknown metric 'f1'"),
+        ({"iterator.batch_size": 0}, "iterator.batch_size", "must be at least 1"),
+        ({"model.dropout": 1.5}, "model.dropout", "must lie in [0, 1)"),
+    ],
+)
+def test_config_errors_name_the_key(change: dict[str, Any], key: str, message: str, tmp_path: Path) -> None:
+    params = digits_train_params(Digits(tmp_path / "train", tmp_path / "validation", []), **change)
+    with pytest.raises(ConfigError) as caught:
+        k12cv.validate("train", params)
+    assert caught.value.key == key
+    assert message in str(caught.value)
+
+
+def test_digits_splits_need_no_data_root_but_files_do() -> None:
+    params = {
+        "dataset_reader": {"type": "sklearn_digits"},
+        "train_data_path": "train",
+        "validation_data_path": "test",
+        "model": {"type": "small_cnn", "pretrained_file": "/data/weights.th"},
+        "trainer": {"optimizer": {"type": "adam"}},
+    }
+    assert k12cv.input_paths("train", params) == [("model.pretrained_file", "/data/weights.th")]
+    params["dataset_reader"] = {"type": "image_folder"}
+    assert [key for key, _ in k12cv.input_paths("train", params)] == [
+        "train_data_path",
+        "validation_data_path",
+        "model.pretrained_file",
+    ]
+    assert k12cv.gpus_wanted("train", {**params, "overrides": {"trainer.cuda_device": 0}}) == 1
+
+
+def test_csv_pixels_train_with_builtin_digits_validation_then_evaluate(tmp_path: Path) -> None:
+    csv = tmp_path / "digits.csv"
+    write_digits_csv(csv)
+    cache = tmp_path / "users" / "test" / "123456"
+    params = {
+        "dataset_reader": {"type": "csv_pixels"},
+        "validation_dataset_reader": {"type": "sklearn_digits"},
+        "train_data_path": str(csv),
+        "validation_data_path": "test",
+        "model": {"type": "small_cnn", "channels": [8, 16]},
+        "iterator": {"batch_size": 64},
+        "trainer": {
+            "num_epochs": 2,
+            "validation_metric": "+accuracy",
+            "optimizer": {"type": "adam", "lr": 0.01},
+        },
+    }
+    job = run_job(tmp_path, cache, "train", params)
+    assert job.code == 0, job.stderr
+    assert any(
+        "1797 train, 360 validation images of 1x8x8 in 10 classes" in i["message"] for i in job.of("info")
+    )
+    validation = [m for m in job.of("metrics") if m["phase"] == "validation"]
+    assert [m["epoch"] for m in validation if m["batch"] == m["num_batches"]] == [1, 2]
+    assert all(m.keys() >= METRICS for m in validation)
+    (result,) = job.of("result")
+    # The validation split is part of the CSV, so it is seen in training: a high score, not a held-out one.
+    assert result["best_validation_accuracy"] > 0.8
+
+    job = run_job(tmp_path, cache, "evaluate", {"input_file": "test", "output_file": "scores.json"})
+    assert job.code == 0, job.stderr
+    (scores,) = job.of("metrics")
+    assert scores["accuracy"] == pytest.approx(result["best_validation_accuracy"])
+    assert json.loads((cache / "scores.json").read_text()) == scores
+
+
+def test_predict_without_a_model_and_with_bad_input_say_why(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    job = run_job(tmp_path, cache, "predict", {"input_type": "text", "input_text": "aGVsbG8="})
+    assert job.code == 2
+    assert job.error == f"model.tar.gz is not found in {cache}"
