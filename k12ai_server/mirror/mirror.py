@@ -46,9 +46,13 @@ class MirrorSettings:
     max_buffered_keys: int = 10_000
     # PUTs in flight at once.
     max_in_flight: int = 8
+    # A key is written at most once per interval; its events in between are coalesced. The
+    # seeds' readers poll once a second, and each PUT costs the event loop about a millisecond.
+    write_interval_s: float = 0.1
     write_timeout_s: float = 5.0
     backoff_min_s: float = 0.1
-    backoff_max_s: float = 10.0
+    # Also how soon, at most, writes resume after Consul comes back.
+    backoff_max_s: float = 5.0
     cursor_save_interval_s: float = 1.0
     # How often a lagging or failing mirror says so in the log.
     report_interval_s: float = 10.0
@@ -218,14 +222,28 @@ class ConsulMirror:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
-                failed = await self._write_chunk()
-                self._save_cursor()
-                if failed:
-                    await asyncio.sleep(backoff_s * random.uniform(0.5, 1.0))
-                    backoff_s = min(backoff_s * 2, self._settings.backoff_max_s)
-                else:
-                    backoff_s = self._settings.backoff_min_s
+            started = self._clock()
+            failed = await self._write_round()
+            self._save_cursor()
+            if failed:
+                self._wake.set()
+                await asyncio.sleep(backoff_s * random.uniform(0.5, 1.0))
+                backoff_s = min(backoff_s * 2, self._settings.backoff_max_s)
+                continue
+            backoff_s = self._settings.backoff_min_s
+            # Let a busy key's next events coalesce: one PUT per key per interval at most.
+            rest_s = started + self._settings.write_interval_s - self._clock()
+            if rest_s > 0:
+                await asyncio.sleep(rest_s)
+
+    async def _write_round(self) -> bool:
+        """Write what is buffered now, a chunk at a time; True when a chunk failed (the rest waits)."""
+        round_keys = len(self._pending)
+        while round_keys > 0 and self._pending:
+            if await self._write_chunk():
+                return True
+            round_keys -= self._settings.max_in_flight
+        return False
 
     async def _write_chunk(self) -> bool:
         """Write the oldest buffered keys; True when any write failed (they are buffered again)."""
