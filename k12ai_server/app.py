@@ -167,6 +167,9 @@ class Server:
         )
 
     async def stop(self, grace_s: float = 2.0) -> None:
+        if self.consul is not None:
+            # Out of the catalog first, so nobody is sent to a server that is going away.
+            await self.consul.deregister()
         await self.gateway.stop()
         await self._grpc.stop(grace_s)
         await self.jobs.close()

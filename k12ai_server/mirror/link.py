@@ -89,10 +89,14 @@ class ConsulLink:
         )
         return link
 
-    async def close(self) -> None:
-        """Deregister first (no new callers), then flush what the mirror holds, then close the client."""
+    async def deregister(self) -> None:
+        """Leave Consul's catalog (idempotent); the mirror keeps writing until ``close``."""
         if self.registration is not None:
             await self.registration.close()
+
+    async def close(self) -> None:
+        """Deregister (if not yet), flush what the mirror holds, close the client."""
+        await self.deregister()
         await self.mirror.close()
         for task in tuple(self._health_tasks):
             with contextlib.suppress(Exception):

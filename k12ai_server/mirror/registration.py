@@ -85,8 +85,10 @@ class ServiceRegistration:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
         if not self.registered.is_set():
             return
+        self.registered.clear()
         try:
             await asyncio.wait_for(
                 self._client.agent.service.deregister(self.definition.service_id, token=self._token),

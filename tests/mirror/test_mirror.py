@@ -8,6 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from k12ai_client import AsyncK12AIClient, ClientConfig, Event, JobEnd, to_envelope
 from k12ai_server.app import Server
 from k12ai_server.config import ConsulConfig
@@ -141,10 +144,13 @@ async def test_consul_down_during_training_leaves_the_job_alone_and_the_mirror_c
     assert health.last_error and health.failed_writes > 0 and health.lag_s > 0
     assert health.buffered_keys == 3  # coalesced: status, info, metrics of train.start
     assert consul.kv == {}
+    assert await mirror_health_status(consul_server) == "NOT_SERVING"
+    assert await mirror_health_status(consul_server, service="") == "SERVING"  # what Consul checks
 
     await consul.start()
     await mirror_caught_up(consul_server)
     assert mirror.health().connected
+    assert await mirror_health_status(consul_server) == "SERVING"
     expected = latest_envelopes(events)
     assert set(consul.kv) == set(expected)
     for key, envelope in expected.items():
@@ -232,16 +238,18 @@ async def test_the_server_registers_with_a_grpc_health_check_and_deregisters_on_
     assert ("PUT", f"/v1/agent/service/deregister/{service_id}") in consul.requests
 
 
-async def test_the_grpc_health_check_target_answers_serving(consul_server: Server) -> None:
-    from grpc import aio
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
+async def mirror_health_status(server: Server, service: str = HEALTH_SERVICE) -> str:
+    """What grpc.health.v1 answers for the mirror (or, with service "", the whole server)."""
+    async with aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service)
+        )
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
-    async with aio.insecure_channel(f"127.0.0.1:{consul_server.grpc_port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        whole = await stub.Check(health_pb2.HealthCheckRequest(service=""))
-        mirror = await stub.Check(health_pb2.HealthCheckRequest(service=HEALTH_SERVICE))
-    assert whole.status == health_pb2.HealthCheckResponse.SERVING
-    assert mirror.status == health_pb2.HealthCheckResponse.SERVING
+
+async def test_the_grpc_health_check_target_answers_serving(consul_server: Server) -> None:
+    assert await mirror_health_status(consul_server, service="") == "SERVING"
+    assert await mirror_health_status(consul_server) == "SERVING"
 
 
 async def test_an_acl_token_is_sent(tmp_path: Path) -> None:
