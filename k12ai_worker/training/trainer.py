@@ -184,7 +184,8 @@ class Trainer:
                     logits = output["logits"].detach()
                     for metric in metrics.values():
                         metric.update(logits, target)
-                if self._throttle.due():
+                # The last batch's event is the epoch's, sent below whatever the throttle says.
+                if index < num_batches and self._throttle.due():
                     self._report(phase, epoch, index, num_batches, metrics, loss, started)
         return self._report(phase, epoch, index, num_batches, metrics, loss, started)
 
