@@ -217,3 +217,68 @@ def test_predict_without_a_model_and_with_bad_input_say_why(tmp_path: Path) -> N
     job = run_job(tmp_path, cache, "predict", {"input_type": "text", "input_text": "aGVsbG8="})
     assert job.code == 2
     assert job.error == f"model.tar.gz is not found in {cache}"
+
+
+def test_resnet_from_a_pretrained_file_then_evaluate_decoding_in_workers_and_predict_base64(
+    tmp_path: Path,
+) -> None:
+    import base64
+
+    import torch
+
+    from k12ai_worker.k12cv.models.resnet import ResNet
+
+    digits = write_digits(tmp_path / "digits")
+    # A backbone trained elsewhere for 5 classes: all but its head fit a 10-class model.
+    pretrained = tmp_path / "resnet_5.th"
+    backbone = ResNet((2, 2, 2, 2), 1, 5, stem="small", width=8, dropout=0.0).state_dict()
+    torch.save(backbone, pretrained)
+    cache = tmp_path / "users" / "test" / "123456"
+    params = {
+        "dataset_reader": {
+            "type": "image_folder",
+            "color_mode": "grayscale",
+            "transforms": [
+                {"type": "resize", "size": 12},
+                {"type": "random_crop", "size": 12, "padding": 1},
+                {"type": "normalize", "mean": [0.3], "std": [0.4]},
+            ],
+        },
+        "train_data_path": str(digits.train),
+        "validation_data_path": str(digits.validation),
+        "model": {"type": "resnet18", "stem": "small", "width": 8, "pretrained_file": str(pretrained)},
+        "iterator": {"batch_size": 64},
+        "trainer": {"num_epochs": 1, "optimizer": {"type": "adam", "lr": 0.003}},
+    }
+    job = run_job(tmp_path, cache, "train", params)
+    assert job.code == 0, job.stderr
+    infos = [i["message"] for i in job.of("info")]
+    assert any("images of 1x12x12 in 10 classes" in m for m in infos), infos
+    expected = (
+        f"loaded {len(backbone) - 2} tensors from {pretrained}; skipped 2 of other names or shapes: fc.weight"
+    )
+    assert any(m.startswith(expected) for m in infos), infos
+
+    cached = run_job(tmp_path, cache, "evaluate", {"input_file": str(digits.validation)})
+    assert cached.code == 0, cached.stderr
+    # The same images decoded each pass by 2 DataLoader workers instead of cached: the same scores.
+    uncached_params = {
+        "input_file": str(digits.validation),
+        "overrides": {"dataset_reader.cache_limit_mb": 0, "iterator.num_workers": 2},
+    }
+    uncached = run_job(tmp_path, cache, "evaluate", uncached_params)
+    assert uncached.code == 0, uncached.stderr
+    (scores,), (again,) = cached.of("metrics"), uncached.of("metrics")
+    assert scores.keys() == again.keys() == METRICS
+    assert all(again[k] == pytest.approx(scores[k], abs=1e-6) for k in METRICS)
+
+    images = [base64.b64encode(file.read_bytes()).decode() for file, _ in digits.held_out[:3]]
+    job = run_job(tmp_path, cache, "predict", {"input_type": "text", "input_text": json.dumps(images)})
+    assert job.code == 0, job.stderr
+    assert [p["index"] for p in job.of("predict")] == [0, 1, 2]
+    labels = {json.loads(p["prediction"])["label"] for p in job.of("predict")}
+    assert labels <= {str(d) for d in range(10)}
+
+    job = run_job(tmp_path, cache, "predict", {"input_type": "text", "input_text": "bm90IGFuIGltYWdl"})
+    assert job.code == 2
+    assert job.error.startswith("input_text: is not an image")
