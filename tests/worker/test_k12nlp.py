@@ -382,3 +382,13 @@ def test_text_classification_json_with_basic_classifiers(tmp_path: Path) -> None
         result = [p for t, p in sink.events if t == "result"]
         assert result and result[0]["training_epochs"] == 3
         assert (cache / "model.tar.gz").is_file()
+
+
+def test_raw_text_is_tokenized_as_sst_was() -> None:
+    from k12ai_worker.k12nlp.tokenizers import ptb_tokens
+
+    text = "It's a very well-made, funny \"picture\" (really) -- I don't mind..."
+    assert ptb_tokens(text) == [
+        "It", "'s", "a", "very", "well-made", ",", "funny", "``", "picture", "''",
+        "-LRB-", "really", "-RRB-", "--", "I", "do", "n't", "mind", "...",
+    ]  # fmt: skip
