@@ -8,14 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from k12ai_server.config import ConsulConfig
+from k12ai_server.mirror.mirror import RejectedWriteError
 
 DEFAULT_PORT = 8500
 # Whole-request limit of every call to the agent, so a hung agent fails a write instead of holding it.
 REQUEST_TIMEOUT_S = 10.0
-
-
-class ConsulWriteError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -70,5 +67,15 @@ class ConsulKv:
         self._token = token or None
 
     async def put(self, key: str, value: bytes) -> None:
-        if not await self._client.kv.put(key, value, token=self._token):
-            raise ConsulWriteError(f"Consul refused PUT {key}")
+        from consul.exceptions import BadRequest, ClientError
+
+        try:
+            stored = await self._client.kv.put(key, value, token=self._token)
+        except (BadRequest, ClientError) as exc:
+            # 400 (malformed) and 413 (over the agent's kv_max_value_size) come back the same
+            # every time; 403 (ACL) and 429 (rate limit) may not, and are retried.
+            if isinstance(exc, BadRequest) or str(exc).startswith("413"):
+                raise RejectedWriteError(str(exc)) from exc
+            raise
+        if not stored:
+            raise RuntimeError(f"Consul answered false to PUT {key}")

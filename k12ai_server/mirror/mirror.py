@@ -36,9 +36,13 @@ from k12ai_server.mirror.keys import kv_key, kv_value
 log = logging.getLogger(__name__)
 
 
+class RejectedWriteError(Exception):
+    """The store refused this value for good (too large, malformed): retrying cannot help."""
+
+
 class KvWriter(Protocol):
     async def put(self, key: str, value: bytes) -> None:
-        """Store value under key; raise on any failure."""
+        """Store value under key; raise RejectedWriteError when retrying cannot help, else any error."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +75,8 @@ class MirrorHealth:
     buffered_keys: int
     writes: int
     failed_writes: int
+    # Values the store refused for good (logged as errors); the key keeps its previous value.
+    dropped_writes: int
     last_error: str
     # Milliseconds since the epoch; 0 when no write ever failed.
     last_error_at: int
@@ -78,7 +84,7 @@ class MirrorHealth:
     def describe(self) -> str:
         text = (
             f"lag {self.lag_events} events ({self.lag_s:.1f} s), {self.buffered_keys} keys buffered, "
-            f"{self.writes} writes, {self.failed_writes} failed"
+            f"{self.writes} writes, {self.failed_writes} failed, {self.dropped_writes} dropped"
         )
         return f"{text}, last error: {self.last_error}" if self.last_error else text
 
@@ -129,6 +135,7 @@ class ConsulMirror:
         self._connected = True
         self._writes = 0
         self._failed_writes = 0
+        self._dropped_writes = 0
         self._last_error = ""
         self._last_error_at = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -172,6 +179,7 @@ class ConsulMirror:
             buffered_keys=len(waiting),
             writes=self._writes,
             failed_writes=self._failed_writes,
+            dropped_writes=self._dropped_writes,
             last_error=self._last_error,
             last_error_at=self._last_error_at,
         )
@@ -250,6 +258,7 @@ class ConsulMirror:
         keys = list(self._pending)[: self._settings.max_in_flight]
         for key in keys:
             self._in_flight[key] = self._pending.pop(key)
+        dropped_before = self._dropped_writes
         results = await asyncio.gather(*(self._put(key, self._in_flight[key]) for key in keys))
         errors = [error for error in results if error is not None]
         for key, error in zip(keys, results, strict=True):
@@ -258,7 +267,7 @@ class ConsulMirror:
                 self._pending[key] = entry  # a newer value that arrived meanwhile wins
         if len(self._pending) + len(self._in_flight) < self._settings.max_buffered_keys:
             self._room.set()
-        self._writes += len(keys) - len(errors)
+        self._writes += len(keys) - len(errors) - (self._dropped_writes - dropped_before)
         self._failed_writes += len(errors)
         self._set_connected(not errors, errors[0] if errors else "")
         return bool(errors)
@@ -270,6 +279,9 @@ class ConsulMirror:
             raise
         except TimeoutError:
             return f"PUT {key} timed out after {self._settings.write_timeout_s} s"
+        except RejectedWriteError as exc:
+            self._dropped_writes += 1
+            log.error("consul mirror dropped event %d (%s): %s", entry.seq, key, exc)
         except Exception as exc:
             return f"PUT {key}: {type(exc).__name__}: {exc}"
         return None

@@ -80,6 +80,26 @@ async def test_the_buffer_stays_bounded_through_an_outage_and_the_log_fills_the_
         assert consul.value(f"framework/test/p{p}/train.start/metrics")["metrics"] == {"step": p + 350}
 
 
+async def test_a_value_consul_refuses_for_good_is_dropped_and_the_rest_flows(
+    log_and_mirror: tuple[EventLog, ConsulMirror], consul: ConsulDouble
+) -> None:
+    events, mirror = log_and_mirror
+    huge = EventRecord(
+        type="log", tag="framework", op="train.start", user="test", service_uuid="big",
+        payload={"text": "x" * (600 * 1024)},  # over Consul's 512 KiB value limit: 413, every time
+    )  # fmt: skip
+    events.append([huge, metrics("small", 1)])
+
+    async def settled() -> bool:
+        health = mirror.health()
+        return health.lag_events == 0 and health.buffered_keys == 0
+
+    await assert_eventually(settled, timeout_s=10)
+    health = mirror.health()
+    assert health.dropped_writes == 1 and health.writes == 1 and health.connected
+    assert set(consul.kv) == {"framework/test/small/train.start/metrics"}
+
+
 def parse(env: dict[str, str], *argv: str) -> ConsulConfig:
     parser = argparse.ArgumentParser()
     add_consul_args(parser, env)
