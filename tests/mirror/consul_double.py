@@ -20,8 +20,9 @@ stands in for an agent, written to Consul's documented behaviour
 - ACLs: with ``acl_token`` set, a request without that token (``X-Consul-Token``,
   ``Authorization: Bearer`` or ``?token=``) gets 403 "Permission denied".
 
-For the outage tests it can go down (listener closed, open connections dropped) and come back on
-the same port, answer slowly (``delay_s``), or fail KV writes with a status (``fail_writes``).
+It speaks HTTPS when given an SSL context. For the outage tests it can go down (listener closed,
+open connections dropped) and come back on the same port, answer slowly (``delay_s``), or fail
+KV writes with a status (``fail_writes``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import asyncio
 import base64
 import json
 import re
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +71,8 @@ class ConsulDouble:
     fail_writes: int | None = None
     host: str = "127.0.0.1"
     port: int = 0
+    # HTTPS (and, when the context requires one, a client certificate), as an agent with TLS on.
+    tls: ssl.SSLContext | None = None
     kv: dict[str, KvEntry] = field(default_factory=dict)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -95,7 +99,7 @@ class ConsulDouble:
         # Requests held by delay_s are dropped at once when the double goes down, as by a dead agent.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, ssl_context=self.tls)
         await site.start()
         self.port = self._runner.addresses[0][1]
 
