@@ -227,6 +227,7 @@ def main() -> None:
     parser.add_argument(
         "--cpu-epochs", type=int, default=2, help="epochs of the CPU run a GPU is compared with"
     )
+    parser.add_argument("--no-cpu", action="store_true", help="on a GPU, skip the CPU run (and the speed-up)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
@@ -258,6 +259,7 @@ def main() -> None:
         if device.type == "cuda":
             uncached = job_params(args, data, device="cuda", epochs=args.epochs, cached=False)
             row("k12cv (decoding PNGs each epoch)", run_k12cv(uncached, count, work, util))
+        if device.type == "cuda" and not args.no_cpu:
             on_cpu = job_params(args, data, device="cpu", epochs=args.cpu_epochs, cached=True)
             cpu = run_k12cv(on_cpu, count, work, None)
             row(f"k12cv on the CPU ({threads} threads)", cpu)

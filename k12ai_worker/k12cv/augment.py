@@ -74,11 +74,17 @@ class BatchPipeline:
 
 
 def _normalize(spec: NormalizeSpec) -> Step:
+    shape = (1, len(spec.mean), 1, 1)
+    mean = torch.tensor(spec.mean).view(shape)
+    std = torch.tensor(spec.std).view(shape)
+    # Copied to a device once, not per batch: a copy from pageable memory would stall the stream.
+    on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
     def normalize(images: torch.Tensor) -> torch.Tensor:
-        shape = (1, len(spec.mean), 1, 1)
-        mean = torch.tensor(spec.mean, device=images.device).view(shape)
-        std = torch.tensor(spec.std, device=images.device).view(shape)
-        return (images - mean) / std
+        if images.device not in on_device:
+            on_device[images.device] = (mean.to(images.device), std.to(images.device))
+        device_mean, device_std = on_device[images.device]
+        return (images - device_mean) / device_std
 
     return normalize
 

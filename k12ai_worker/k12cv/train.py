@@ -19,6 +19,7 @@ from k12ai_worker.k12cv.images import ImageSet, sorted_labels
 from k12ai_worker.k12cv.metrics import classification_metrics
 from k12ai_worker.k12cv.models.classifier import ImageClassifier, load_matching
 from k12ai_worker.spec import JobSpec
+from k12ai_worker.training.background import LatestWriter
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.evaluation import evaluate
 from k12ai_worker.training.reporting import EventSink
@@ -121,20 +122,23 @@ def run_train(spec: JobSpec, sink: EventSink) -> None:
     scheduler = config.trainer.learning_rate_scheduler
     metrics = classification_metrics(len(inputs.labels))
 
-    def on_best(weights: dict[str, torch.Tensor], epoch: int, values: dict[str, float]) -> None:
-        save_model_archive(spec.model_archive, archived_config, inputs, weights)
+    with LatestWriter() as writer:
 
-    trainer = Trainer(
-        model=model,
-        optimizer=optimizer,
-        settings=config.trainer,
-        device=device,
-        metrics=metrics,
-        sink=sink,
-        scheduler=None if scheduler is None else scheduler.build(optimizer),
-        on_best=on_best,
-    )
-    result = trainer.train(sources["train"], sources.get("validation"))
+        def on_best(weights: dict[str, torch.Tensor], epoch: int, values: dict[str, float]) -> None:
+            # ``weights`` are the trainer's fresh CPU copies: safe to write while training goes on.
+            writer.submit(lambda: save_model_archive(spec.model_archive, archived_config, inputs, weights))
+
+        trainer = Trainer(
+            model=model,
+            optimizer=optimizer,
+            settings=config.trainer,
+            device=device,
+            metrics=metrics,
+            sink=sink,
+            scheduler=None if scheduler is None else scheduler.build(optimizer),
+            on_best=on_best,
+        )
+        result = trainer.train(sources["train"], sources.get("validation"))
 
     phase = "validation" if "validation" in sources else "training"
     summary: dict[str, Any] = {
