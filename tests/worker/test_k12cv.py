@@ -282,3 +282,20 @@ def test_resnet_from_a_pretrained_file_then_evaluate_decoding_in_workers_and_pre
     job = run_job(tmp_path, cache, "predict", {"input_type": "text", "input_text": "bm90IGFuIGltYWdl"})
     assert job.code == 2
     assert job.error.startswith("input_text: is not an image")
+
+
+def test_a_predict_listing_names_images_inside_its_own_folder_only(tmp_path: Path) -> None:
+    from k12ai_worker.k12cv.predict import file_images
+
+    digits = write_digits(tmp_path / "digits")
+    inside, _ = digits.held_out[0]
+    listing = digits.validation / "list.txt"
+    listing.write_text(f"{inside.relative_to(digits.validation)}\n\n{inside}\n")
+    assert file_images(str(listing)) == [(inside, "input_file:1"), (inside, "input_file:3")]
+    assert file_images(str(inside)) == [(inside, "input_file")]
+    # The server held the listing to the data roots; what it lists must not leave its folder.
+    listing.write_text("../train/0/0.png\n")
+    with pytest.raises(ConfigError) as caught:
+        file_images(str(listing))
+    assert caught.value.key == "input_file:1"
+    assert "outside the listing's folder" in str(caught.value)

@@ -27,9 +27,9 @@ def size_pair(size: int | list[int]) -> tuple[int, int]:
 
 
 def check_size(path: str, size: int | list[int]) -> None:
-    sides = [size] if isinstance(size, int) else size
-    if len(sides) not in (1, 2) or (isinstance(size, list) and len(size) != 2):
+    if isinstance(size, list) and len(size) != 2:
         raise ConfigError(path, f"must be one side or [height, width], got {size}")
+    sides = [size] if isinstance(size, int) else size
     if any(side < 1 for side in sides):
         raise ConfigError(path, f"sides must be at least 1, got {size}")
 
