@@ -137,9 +137,9 @@ def check_under_roots(key: str, path: str, roots: Sequence[Path]) -> None:
 def check_output_file(params: dict[str, Any], cache_dir: Path) -> None:
     """The seed's `output_file`: relative (to the cache dir) or inside it, never elsewhere."""
     output = params.get("output_file")
-    if output is None:
-        return
-    if not isinstance(output, str) or not output:
+    if output is None or output == "":
+        return  # the seed's templates send "" for "no output file"
+    if not isinstance(output, str):
         raise ApiError(replies.INVALID_PARAMS, "service_params.output_file: expected a file name")
     resolved = Path(os.path.realpath(cache_dir / output))
     if not resolved.is_relative_to(os.path.realpath(cache_dir)):

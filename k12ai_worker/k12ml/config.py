@@ -123,7 +123,7 @@ def parse_evaluate(params: Mapping[str, Any]) -> EvaluateConfig:
     input_file = top.optional("input_file")
     label_column = top.optional("label_column")
     dataset = top.optional("dataset")
-    output_file = _optional_str(top, "output_file")
+    output_file = _optional_str(top, "output_file") or None  # the seed sends "" for none
     top.reject_unknown()
     if input_file is not None and dataset is not None:
         raise ConfigError("dataset", "give either input_file or dataset, not both")
@@ -147,7 +147,7 @@ def parse_evaluate(params: Mapping[str, Any]) -> EvaluateConfig:
 def parse_predict(params: Mapping[str, Any]) -> PredictConfig:
     top = Section("", params)
     input_type = as_str("input_type", top.required("input_type"))
-    output_file = _optional_str(top, "output_file")
+    output_file = _optional_str(top, "output_file") or None  # the seed sends "" for none
     batch_size = DEFAULT_BATCH_SIZE
     if top.has("batch_size"):
         batch_size = as_int("batch_size", top.optional("batch_size"))

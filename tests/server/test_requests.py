@@ -10,6 +10,8 @@ import pytest
 from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, ReplyError
 from k12ai_server.app import Server
+from tests.conftest import example
+from tests.server.test_jobs import run_to_end
 
 Code = common_pb2.ReplyCode
 
@@ -136,3 +138,13 @@ async def test_output_file_must_stay_in_the_cache_dir(client: AsyncK12AIClient, 
     err = await refused(client.evaluate, body)
     assert err.code == Code.REPLY_CODE_PATH_OUTSIDE_DATA_ROOT
     assert "output_file" in err.message
+
+
+async def test_an_empty_output_file_means_none_as_in_the_seed(client: AsyncK12AIClient) -> None:
+    """The seed's templates send ``"output_file": ""`` for "do not write one"."""
+    await run_to_end(client, client.train, example("k12ml", "train_iris"))
+    body = example("k12ml", "evaluate_iris")
+    body["service_params"]["output_file"] = ""
+    events, end = await run_to_end(client, client.evaluate, body)
+    assert end.state == "finished"
+    assert any(e.type == "metrics" for e in events)
