@@ -78,18 +78,23 @@ def time_stats(client: K12AIClient, calls: int) -> list[float]:
 def bench_stats(client: K12AIClient, containers: int, calls: int) -> None:
     idle = time_stats(client, calls)
     bodies = [slow_body(f"stats{i}") for i in range(containers)]
+    job_ids: list[str] = []
     try:
-        job_ids = [client.train(body).job_id for body in bodies]
+        job_ids.extend(client.train(body).job_id for body in bodies)
         for job_id in job_ids:
             wait_for_state(client, job_id, "running")
         time.sleep(3)  # let the sampler take its first readings of every container
         busy = time_stats(client, calls)
         listed = len(reply_message(client.stats(STATS))["containers"])
     finally:
-        # Containers outlive the server on purpose: stop them, or they run on after the bench.
+        # Containers outlive the server on purpose: stop them and wait until the server has
+        # settled (and removed) each, or they stay behind once the bench's server is gone.
         for body in bodies:
             with contextlib.suppress(ReplyError):
                 client.train({**body, "op": "train.stop"})
+        for job_id in job_ids:
+            for _ in client.watch(job_id=job_id):
+                pass
     print(f"2. Platform.Stats latency ({listed} containers listed while busy)")
     print(row("no job containers (baseline)", idle))
     print(row(f"{containers} running job containers", busy, pct(idle, 50)))
