@@ -167,3 +167,22 @@ async def test_stats_lists_the_container_and_control_stops_it(docker_client: Asy
     await docker_client.control(stop)
     _, end = await asyncio.wait_for(events_of(docker_client, reply.job_id), 60)
     assert end.state == "stopped"
+
+
+async def test_a_readopted_container_can_be_stopped(
+    docker_server_process: Callable[..., ServerProcess],
+) -> None:
+    body = slow_training("readopt-stop")
+    first = docker_server_process()
+    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{first.grpc_port}", user="test")) as client:
+        reply = await client.train(body)
+        await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 120)
+    first.kill()
+    second = docker_server_process()
+    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{second.grpc_port}", user="test")) as client:
+        assert container_of(reply.job_id).status == "running"
+        await client.train({**body, "op": "train.stop"})
+        events, end = await asyncio.wait_for(events_of(client, reply.job_id), 60)
+    assert end.state == "stopped"
+    assert states(events) == ["queued", "starting", "running", "stopped"]
+    assert not docker.from_env().containers.list(all=True, filters={"label": f"k12ai.job_id={reply.job_id}"})
