@@ -186,3 +186,17 @@ async def test_a_readopted_container_can_be_stopped(
     assert end.state == "stopped"
     assert states(events) == ["queued", "starting", "running", "stopped"]
     assert not docker.from_env().containers.list(all=True, filters={"label": f"k12ai.job_id={reply.job_id}"})
+
+
+async def test_finished_containers_are_kept_when_configured(tmp_path: Path, worker_image: str) -> None:
+    server = await start_docker_server(tmp_path, keep_containers=True)
+    try:
+        async with AsyncK12AIClient(
+            ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user="test")
+        ) as client:
+            _, end = await run_to_end(client, client.train, example("k12ml", "train_iris"))
+    finally:
+        await server.stop()
+    assert end.state == "finished"
+    kept = container_of(end.job_id)
+    assert kept.status == "exited" and kept.attrs["State"]["ExitCode"] == 0
