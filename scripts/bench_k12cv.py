@@ -141,13 +141,21 @@ class Run:
 
 def run_k12cv(params: dict[str, Any], images: int, work: Path, util: Utilisation | None) -> Run:
     clock = EpochClock()
+    epochs = params["trainer"]["num_epochs"]
+    utilisation = float("nan")
 
     class Sink:
         def emit(self, type: str, payload: dict[str, Any]) -> None:
+            nonlocal utilisation
+            before = len(clock.ends)
             clock.emit(type, payload)
-            # The timed window starts when the warm-up epoch ends.
-            if util is not None and len(clock.ends) == 1 and type == "metrics":
+            if util is None or len(clock.ends) == before:
+                return
+            # The timed window: from the end of the warm-up epoch to the end of the last.
+            if len(clock.ends) == 1:
                 util.start()
+            elif len(clock.ends) == epochs:
+                utilisation = util.stop()
 
     spec = JobSpec(
         job_id="bench", service_name="k12cv", kind="train", op="train.start", user="bench",
@@ -155,9 +163,7 @@ def run_k12cv(params: dict[str, Any], images: int, work: Path, util: Utilisation
         devices=[0] if params["trainer"]["cuda_device"] >= 0 else [],
     )  # fmt: skip
     run_train(spec, Sink())
-    utilisation = util.stop() if util is not None else float("nan")
-    epochs = len(clock.ends) - 1
-    return Run(images * epochs / (clock.ends[-1] - clock.ends[0]), utilisation)
+    return Run(images * (len(clock.ends) - 1) / (clock.ends[-1] - clock.ends[0]), utilisation)
 
 
 def load_pixels(data: Path) -> tuple[torch.Tensor, torch.Tensor]:
