@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,3 +111,16 @@ async def test_an_unknown_model_type_is_refused_naming_the_key(
         await client.train(body)
     assert caught.value.code == Code.REPLY_CODE_INVALID_PARAMS
     assert "model.type: unknown model type 'resnet50'" in caught.value.message
+
+
+async def test_a_pretrained_file_outside_the_data_roots_is_refused(
+    client: AsyncK12AIClient, server: Server, tmp_path: Path
+) -> None:
+    body = train_request(write_digits(server.config.data_root / "datasets" / "cv" / "digits"))
+    outside = tmp_path / "weights.th"
+    outside.write_bytes(b"")
+    body["service_params"]["model"]["pretrained_file"] = str(outside)
+    with pytest.raises(ReplyError) as caught:
+        await client.train(body)
+    assert caught.value.code == Code.REPLY_CODE_PATH_OUTSIDE_DATA_ROOT
+    assert "model.pretrained_file" in caught.value.message
