@@ -60,34 +60,60 @@ class PixelBatch:
         return ImageBatch(self.pipeline(pixels), labels)
 
 
-class DecodedImages(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
-    """Image files decoded one by one (in DataLoader workers), with their label ids (-1: none)."""
+# uint8 (C, H, W) pixels, label id, and why the file could not be used ("" when it could).
+DecodedItem = tuple[torch.Tensor, int, str]
+
+
+class DecodedImages(torch.utils.data.Dataset[DecodedItem]):
+    """Image files decoded one by one (in DataLoader workers), with their label ids.
+
+    A file that cannot be used gives blank pixels and the reason, rather than
+    raising: an exception in a worker reaches the job as a bare ``RuntimeError``,
+    which would lose the config key that ``raise_unusable`` names.
+    """
 
     def __init__(
-        self, files: list[Path], label_ids: list[int], channels: int, size: tuple[int, int], key: str
+        self,
+        files: list[Path],
+        label_ids: list[int],
+        channels: int,
+        *,
+        resize: tuple[int, int] | None,
+        size: tuple[int, int],
     ) -> None:
         self._files = files
         self._label_ids = label_ids
         self._channels = channels
+        self._resize = resize
         self._size = size
-        self._key = key
 
     def __len__(self) -> int:
         return len(self._files)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> DecodedItem:
         file = self._files[index]
+        label = self._label_ids[index]
+        blank = torch.zeros((self._channels, *self._size), dtype=torch.uint8)
         try:
-            pixels = decode(file, self._channels, self._size)
+            pixels = decode(file, self._channels, self._resize)
         except ImageDecodeError as exc:
-            raise ConfigError(self._key, f"{file} is not an image: {exc}") from None
+            return blank, label, f"{file} is not an image: {exc}"
         if pixels.shape[1:] != self._size:
-            raise ConfigError(
-                self._key,
-                f"{file} is {pixels.shape[1]}x{pixels.shape[2]}, others {self._size[0]}x{self._size[1]}; "
-                "add a resize transform",
+            height, width = self._size
+            return (
+                blank,
+                label,
+                f"{file} is {pixels.shape[1]}x{pixels.shape[2]}, not the {height}x{width} this job "
+                "expects; add a resize transform",
             )
-        return torch.from_numpy(pixels), self._label_ids[index]
+        return torch.from_numpy(pixels), label, ""
+
+
+def raise_unusable(errors: list[str], key: str) -> None:
+    """Raises the first reason a batch's files could not be used, naming the data's config key."""
+    for error in errors:
+        if error:
+            raise ConfigError(key, error)
 
 
 def worker_count(iterator: IteratorSpec) -> int:
@@ -110,22 +136,16 @@ def image_size(images: ImageSet, decode_size: tuple[int, int] | None, key: str) 
     return first.shape[1], first.shape[2]
 
 
-def _decoded(images: ImageSet, label_ids: list[int], size: tuple[int, int], key: str) -> DecodedImages:
-    assert images.files is not None
-    return DecodedImages(images.files, label_ids, images.channels, size, key)
-
-
-def cache_pixels(
-    images: ImageSet, label_ids: list[int], size: tuple[int, int], *, workers: int, key: str
-) -> torch.Tensor:
+def cache_pixels(dataset: DecodedImages, *, workers: int, key: str) -> torch.Tensor:
     """All images decoded into one uint8 tensor ``(N, C, H, W)`` on the CPU."""
-    if images.pixels is not None:
-        return torch.from_numpy(images.pixels)
-    dataset = _decoded(images, label_ids, size, key)
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=256, num_workers=workers if len(dataset) > 256 else 0
     )
-    return torch.cat([pixels for pixels, _ in loader]) if len(dataset) else torch.empty(0, dtype=torch.uint8)
+    chunks: list[torch.Tensor] = []
+    for pixels, _, errors in loader:
+        raise_unusable(errors, key)
+        chunks.append(pixels)
+    return torch.cat(chunks)
 
 
 def cached_bytes(images: ImageSet, size: tuple[int, int]) -> int:
@@ -179,7 +199,7 @@ class LoaderSource:
         shuffle: bool,
         seed: int,
         pin_memory: bool,
-        has_labels: bool,
+        key: str,
     ) -> None:
         workers = worker_count(iterator)
         self._loader = torch.utils.data.DataLoader(
@@ -193,11 +213,12 @@ class LoaderSource:
             generator=torch.Generator().manual_seed(seed),
         )
         self._pipeline = pipeline
-        self._has_labels = has_labels
+        self._key = key
 
     def __len__(self) -> int:
         return len(self._loader)
 
     def __iter__(self) -> Iterator[PixelBatch]:
-        for pixels, labels in self._loader:
-            yield PixelBatch(pixels, labels if self._has_labels else None, self._pipeline)
+        for pixels, labels, errors in self._loader:
+            raise_unusable(errors, self._key)
+            yield PixelBatch(pixels, labels, self._pipeline)

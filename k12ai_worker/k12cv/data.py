@@ -70,31 +70,34 @@ def batch_source(
         training=training,
         path=reader_key,
     )
-    # Images read into memory (CSV, digits) are held there whatever their size.
-    if images.pixels is not None or cached_bytes(images, size) <= reader.cache_limit_mb * MIB:
-        pixels = cache_pixels(images, ids, size, workers=worker_count(iterator), key=key)
+    if images.pixels is not None:
+        # Images read into memory (CSV, digits) are held there whatever their size.
+        pixels = torch.from_numpy(images.pixels)
         if tuple(pixels.shape[2:]) != size:
             raise ConfigError(
                 key,
                 f"images are {pixels.shape[2]}x{pixels.shape[3]}, the model's {size[0]}x{size[1]}; "
                 "add a resize transform",
             )
-        return CachedSource(
-            pixels.to(device),
-            torch.tensor(ids, dtype=torch.int64, device=device),
-            iterator,
-            pipeline,
-            shuffle=shuffle,
-            seed=seed,
-        )
-    assert images.files is not None
-    dataset = DecodedImages(images.files, ids, images.channels, size, key)
-    return LoaderSource(
-        dataset,
+    else:
+        assert images.files is not None
+        dataset = DecodedImages(images.files, ids, images.channels, resize=reader.decode_size, size=size)
+        if cached_bytes(images, size) > reader.cache_limit_mb * MIB:
+            return LoaderSource(
+                dataset,
+                iterator,
+                pipeline,
+                shuffle=shuffle,
+                seed=seed,
+                pin_memory=device.type == "cuda",
+                key=key,
+            )
+        pixels = cache_pixels(dataset, workers=worker_count(iterator), key=key)
+    return CachedSource(
+        pixels.to(device),
+        torch.tensor(ids, dtype=torch.int64, device=device),
         iterator,
         pipeline,
         shuffle=shuffle,
         seed=seed,
-        pin_memory=device.type == "cuda",
-        has_labels=True,
     )

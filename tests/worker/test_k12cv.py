@@ -299,3 +299,33 @@ def test_a_predict_listing_names_images_inside_its_own_folder_only(tmp_path: Pat
         file_images(str(listing))
     assert caught.value.key == "input_file:1"
     assert "outside the listing's folder" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "loading",
+    [{}, {"dataset_reader.cache_limit_mb": 0}],
+    ids=["decoded into the cache by workers", "decoded each epoch by workers"],
+)
+def test_an_unreadable_image_fails_the_job_naming_the_data_key(
+    tmp_path: Path, loading: dict[str, Any]
+) -> None:
+    digits = write_digits(tmp_path / "digits")
+    broken = digits.train / "3" / "broken.png"
+    broken.write_bytes(b"not a png")
+    params = digits_train_params(digits, **{"trainer.num_epochs": 1, "iterator.num_workers": 2, **loading})
+    job = run_job(tmp_path, tmp_path / "cache", "train", params)
+    assert job.code == 2, job.stderr
+    assert job.error.startswith(f"train_data_path: {broken} is not an image")
+
+
+def test_images_of_another_size_ask_for_a_resize(tmp_path: Path) -> None:
+    digits = write_digits(tmp_path / "digits")
+    odd = digits.validation / "5" / "large.png"
+    Image.new("L", (16, 16)).save(odd)
+    job = run_job(
+        tmp_path, tmp_path / "cache", "train", digits_train_params(digits, **{"trainer.num_epochs": 1})
+    )
+    assert job.code == 2, job.stderr
+    assert job.error == (
+        f"validation_data_path: {odd} is 16x16, not the 8x8 this job expects; add a resize transform"
+    )
