@@ -3,8 +3,8 @@
 It knows nothing of text or images. A model is a ``torch.nn.Module`` called
 with a batch that returns a dict holding ``loss`` and ``logits``; a batch
 moves itself to a device and names its ``target``. Metrics accumulate on the
-device, and values are read back only when an event is due, so reporting
-never stalls the GPU.
+device, fed a few batches at a time, and values are read back only when an
+event is due, so reporting never stalls the GPU.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import torch
 
 from k12ai_worker.errors import ConfigError
-from k12ai_worker.training.metrics import Average, Metric
+from k12ai_worker.training.metrics import Average, DeferredUpdates, Metric
 from k12ai_worker.training.reporting import EventSink, MetricsThrottle
 from k12ai_worker.training.schedulers import EpochStep
 from k12ai_worker.training.trainer_config import TrainerSpec
@@ -167,6 +167,7 @@ class Trainer:
         self._model.train(training)
         metrics = self._metrics()
         loss = Average()
+        pending = DeferredUpdates(metrics, loss)
         num_batches = len(source)
         started = self._clock()
         index = 0
@@ -178,15 +179,12 @@ class Trainer:
                 batch_loss = output["loss"]
                 if training:
                     self._step(batch_loss)
-                loss.update_value(batch_loss)
-                target = on_device.target
-                if target is not None:
-                    logits = output["logits"].detach()
-                    for metric in metrics.values():
-                        metric.update(logits, target)
+                pending.add(batch_loss, output["logits"], on_device.target)
                 # The last batch's event is the epoch's, sent below whatever the throttle says.
                 if index < num_batches and self._throttle.due():
+                    pending.flush()
                     self._report(phase, epoch, index, num_batches, metrics, loss, started)
+        pending.flush()
         return self._report(phase, epoch, index, num_batches, metrics, loss, started)
 
     def _step(self, loss: torch.Tensor) -> None:
