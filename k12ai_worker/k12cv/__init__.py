@@ -12,35 +12,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from k12ai_worker.errors import ConfigError
 from k12ai_worker.events import EventWriter
 from k12ai_worker.k12cv import config as _config
 from k12ai_worker.k12cv.specs.readers import DIGITS_SPLITS
 from k12ai_worker.spec import JobSpec
-from k12ai_worker.training.params import apply_overrides
+from k12ai_worker.training import job_hooks
+from k12ai_worker.training.job_params import config_with_valid_overrides
 
 _DATA_KEYS = ("train_data_path", "validation_data_path", "test_data_path")
 
 
 def validate(kind: str, params: Mapping[str, Any]) -> None:
-    if kind == "train":
-        _config.read_train_config(params)
-    elif kind == "evaluate":
-        _config.validate_overrides(_config.read_evaluate_params(params)[1])
-    elif kind == "predict":
-        _config.validate_overrides(_config.read_predict_params(params)[1])
-    else:
-        raise ConfigError("", f"k12cv has no {kind!r} jobs")
-
-
-def _with_overrides(params: Mapping[str, Any]) -> dict[str, Any]:
-    rest, overrides = _config.split_overrides(params)
-    if overrides is None:
-        return rest
-    try:
-        return apply_overrides(rest, overrides, _config.OVERRIDES_KEY)
-    except ConfigError:
-        return rest
+    job_hooks.validate_job(
+        "k12cv",
+        kind,
+        params,
+        train_config=_config.TrainConfig,
+        evaluate_params=_config.EvaluateParams,
+        predict_params=_config.PredictParams,
+    )
 
 
 def _reads_files(reader: Any) -> bool:
@@ -52,7 +42,7 @@ def _reads_files(reader: Any) -> bool:
 def input_paths(kind: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The data files a job reads; output files are not listed (they are written)."""
     if kind == "train":
-        config = _with_overrides(params)
+        config = config_with_valid_overrides(params)
         train_reader = config.get("dataset_reader")
         validation_reader = config.get("validation_dataset_reader") or train_reader
         paths = [
@@ -75,26 +65,8 @@ def input_paths(kind: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def gpus_wanted(kind: str, params: Mapping[str, Any]) -> int:
-    if kind == "train":
-        trainer = _with_overrides(params).get("trainer")
-        device = trainer.get("cuda_device", -1) if isinstance(trainer, Mapping) else -1
-    else:
-        device = params.get("cuda_device", -1)
-    return 1 if isinstance(device, int) and not isinstance(device, bool) and device >= 0 else 0
+    return job_hooks.gpus_wanted(kind, params)
 
 
 def run(spec: JobSpec, events: EventWriter) -> None:
-    if spec.kind == "train":
-        from k12ai_worker.k12cv.train import run_train
-
-        run_train(spec, events)
-    elif spec.kind == "evaluate":
-        from k12ai_worker.k12cv.evaluate import run_evaluate
-
-        run_evaluate(spec, events)
-    elif spec.kind == "predict":
-        from k12ai_worker.k12cv.predict import run_predict
-
-        run_predict(spec, events)
-    else:
-        raise ConfigError("", f"k12cv has no {spec.kind!r} jobs")
+    job_hooks.run_job(__name__, spec, events)

@@ -24,11 +24,12 @@ from k12ai_worker.errors import ConfigError
 from k12ai_worker.k12cv.specs.iterators import BasicIteratorSpec, IteratorSpec
 from k12ai_worker.k12cv.specs.models import ModelSpec
 from k12ai_worker.k12cv.specs.readers import DatasetReaderSpec
-from k12ai_worker.training.params import apply_overrides, join, parse
+from k12ai_worker.training import job_params
+from k12ai_worker.training.job_params import check_predict_input
+from k12ai_worker.training.params import join
 from k12ai_worker.training.trainer_config import TrainerSpec
 
 METRIC_NAMES = ("accuracy", "accuracy3", "loss")
-OVERRIDES_KEY = "overrides"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,44 +123,9 @@ class PredictParams:
     cuda_device: int = -1
 
     def check(self, path: str) -> None:
-        if self.input_type == "text" and self.input_text is None:
-            raise ConfigError(join(path, "input_text"), 'is required when input_type is "text"')
-        if self.input_type == "file" and self.input_file is None:
-            raise ConfigError(join(path, "input_file"), 'is required when input_type is "file"')
-        if self.batch_size < 1:
-            raise ConfigError(join(path, "batch_size"), f"must be at least 1, got {self.batch_size}")
-
-
-def split_overrides(params: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
-    rest = dict(params)
-    return rest, rest.pop(OVERRIDES_KEY, None)
+        check_predict_input(self, path)
 
 
 def read_train_config(params: Mapping[str, Any]) -> tuple[dict[str, Any], TrainConfig]:
     """The training config with overrides applied (as archived), and its parsed form."""
-    config, overrides = split_overrides(params)
-    if overrides is not None:
-        config = apply_overrides(config, overrides, OVERRIDES_KEY)
-    return config, parse(TrainConfig, config)
-
-
-def read_archived_config(config: Mapping[str, Any], overrides: Any) -> TrainConfig:
-    if overrides is not None:
-        config = apply_overrides(config, overrides, OVERRIDES_KEY)
-    return parse(TrainConfig, config)
-
-
-def read_evaluate_params(params: Mapping[str, Any]) -> tuple[EvaluateParams, Any]:
-    rest, overrides = split_overrides(params)
-    return parse(EvaluateParams, rest), overrides
-
-
-def read_predict_params(params: Mapping[str, Any]) -> tuple[PredictParams, Any]:
-    rest, overrides = split_overrides(params)
-    return parse(PredictParams, rest), overrides
-
-
-def validate_overrides(overrides: Any) -> None:
-    """Overrides of an archived config can only be checked against it; here, their form."""
-    if overrides is not None:
-        apply_overrides({}, overrides, OVERRIDES_KEY)
+    return job_params.read_train_config(TrainConfig, params)

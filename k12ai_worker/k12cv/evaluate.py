@@ -6,20 +6,21 @@ import dataclasses
 import json
 
 from k12ai_worker.k12cv.archive import load_model_archive
-from k12ai_worker.k12cv.config import read_archived_config, read_evaluate_params
+from k12ai_worker.k12cv.config import EvaluateParams, TrainConfig
 from k12ai_worker.k12cv.data import batch_source, read_images
 from k12ai_worker.k12cv.metrics import classification_metrics
 from k12ai_worker.k12ml.files import output_path, write_atomic
 from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.evaluation import evaluate
+from k12ai_worker.training.job_params import read_archived_config, read_job_params
 from k12ai_worker.training.reporting import EventSink
 
 
 def run_evaluate(spec: JobSpec, sink: EventSink) -> None:
-    params, overrides = read_evaluate_params(spec.params)
+    params, overrides = read_job_params(EvaluateParams, spec.params)
     archive = load_model_archive(spec.model_archive)
-    config = read_archived_config(archive.config, overrides)
+    config = read_archived_config(TrainConfig, archive.config, overrides)
     device = select_device(wants_gpu=params.cuda_device >= 0, devices=spec.devices, sink=sink)
     model = archive.restore(config, device)
     reader = config.evaluation_reader

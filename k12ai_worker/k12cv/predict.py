@@ -21,12 +21,13 @@ from k12ai_worker.errors import ConfigError
 from k12ai_worker.k12cv.archive import ModelInputs, load_model_archive
 from k12ai_worker.k12cv.augment import BatchPipeline
 from k12ai_worker.k12cv.batching import PixelBatch
-from k12ai_worker.k12cv.config import PredictParams, read_archived_config, read_predict_params
+from k12ai_worker.k12cv.config import PredictParams, TrainConfig
 from k12ai_worker.k12cv.images import ImageDecodeError, Pixels, decode
 from k12ai_worker.k12cv.models.classifier import ImageClassifier
 from k12ai_worker.k12ml.files import output_path
 from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
+from k12ai_worker.training.job_params import read_archived_config, read_job_params
 from k12ai_worker.training.reporting import EventSink
 
 # An image (or its bytes) and the key naming it in errors.
@@ -109,9 +110,9 @@ def _decoded(source: Source, inputs: ModelInputs) -> Pixels:
 
 
 def run_predict(spec: JobSpec, sink: EventSink) -> None:
-    params, overrides = read_predict_params(spec.params)
+    params, overrides = read_job_params(PredictParams, spec.params)
     archive = load_model_archive(spec.model_archive)
-    config = read_archived_config(archive.config, overrides)
+    config = read_archived_config(TrainConfig, archive.config, overrides)
     sources = _sources(params)
     device = select_device(wants_gpu=params.cuda_device >= 0, devices=spec.devices, sink=sink)
     model = archive.restore(config, device)

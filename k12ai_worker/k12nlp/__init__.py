@@ -12,34 +12,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from k12ai_worker.errors import ConfigError
 from k12ai_worker.events import EventWriter
 from k12ai_worker.k12nlp import config as _config
 from k12ai_worker.spec import JobSpec
-from k12ai_worker.training.params import apply_overrides, join
+from k12ai_worker.training import job_hooks
+from k12ai_worker.training.job_params import config_with_valid_overrides
+from k12ai_worker.training.params import join
 
 _DATA_KEYS = ("train_data_path", "validation_data_path", "test_data_path")
 
 
 def validate(kind: str, params: Mapping[str, Any]) -> None:
-    if kind == "train":
-        _config.read_train_config(params)
-    elif kind == "evaluate":
-        _config.validate_overrides(_config.read_evaluate_params(params)[1])
-    elif kind == "predict":
-        _config.validate_overrides(_config.read_predict_params(params)[1])
-    else:
-        raise ConfigError("", f"k12nlp has no {kind!r} jobs")
-
-
-def _with_overrides(params: Mapping[str, Any]) -> dict[str, Any]:
-    rest, overrides = _config.split_overrides(params)
-    if overrides is None:
-        return rest
-    try:
-        return apply_overrides(rest, overrides, _config.OVERRIDES_KEY)
-    except ConfigError:
-        return rest
+    job_hooks.validate_job(
+        "k12nlp",
+        kind,
+        params,
+        train_config=_config.TrainConfig,
+        evaluate_params=_config.EvaluateParams,
+        predict_params=_config.PredictParams,
+    )
 
 
 def _pretrained_files(node: Any, path: str) -> list[tuple[str, str]]:
@@ -59,7 +50,7 @@ def _pretrained_files(node: Any, path: str) -> list[tuple[str, str]]:
 def input_paths(kind: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The data files a job reads; output files are not listed (they are written)."""
     if kind == "train":
-        config = _with_overrides(params)
+        config = config_with_valid_overrides(params)
         paths = [(key, config[key]) for key in _DATA_KEYS if isinstance(config.get(key), str)]
         return paths + _pretrained_files(config.get("model"), "model")
     if kind == "evaluate" or (kind == "predict" and params.get("input_type") == "file"):
@@ -69,26 +60,8 @@ def input_paths(kind: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def gpus_wanted(kind: str, params: Mapping[str, Any]) -> int:
-    if kind == "train":
-        trainer = _with_overrides(params).get("trainer")
-        device = trainer.get("cuda_device", -1) if isinstance(trainer, Mapping) else -1
-    else:
-        device = params.get("cuda_device", -1)
-    return 1 if isinstance(device, int) and not isinstance(device, bool) and device >= 0 else 0
+    return job_hooks.gpus_wanted(kind, params)
 
 
 def run(spec: JobSpec, events: EventWriter) -> None:
-    if spec.kind == "train":
-        from k12ai_worker.k12nlp.train import run_train
-
-        run_train(spec, events)
-    elif spec.kind == "evaluate":
-        from k12ai_worker.k12nlp.evaluate import run_evaluate
-
-        run_evaluate(spec, events)
-    elif spec.kind == "predict":
-        from k12ai_worker.k12nlp.predict import run_predict
-
-        run_predict(spec, events)
-    else:
-        raise ConfigError("", f"k12nlp has no {spec.kind!r} jobs")
+    job_hooks.run_job(__name__, spec, events)

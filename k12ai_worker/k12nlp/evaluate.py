@@ -7,19 +7,20 @@ import json
 from k12ai_worker.k12ml.files import output_path, write_atomic
 from k12ai_worker.k12nlp.archive import load_model_archive
 from k12ai_worker.k12nlp.batching import TextBatchSource
-from k12ai_worker.k12nlp.config import read_archived_config, read_evaluate_params
+from k12ai_worker.k12nlp.config import EvaluateParams, TrainConfig
 from k12ai_worker.k12nlp.datasets import index_instances, read_instances
 from k12ai_worker.k12nlp.metrics import classification_metrics
 from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.evaluation import evaluate
+from k12ai_worker.training.job_params import read_archived_config, read_job_params
 from k12ai_worker.training.reporting import EventSink
 
 
 def run_evaluate(spec: JobSpec, sink: EventSink) -> None:
-    params, overrides = read_evaluate_params(spec.params)
+    params, overrides = read_job_params(EvaluateParams, spec.params)
     archive = load_model_archive(spec.model_archive)
-    config = read_archived_config(archive.config, overrides)
+    config = read_archived_config(TrainConfig, archive.config, overrides)
     device = select_device(wants_gpu=params.cuda_device >= 0, devices=spec.devices, sink=sink)
     model = archive.restore(config, device)
     # As AllenNLP's evaluate: the validation reader and iterator where the config has them.

@@ -20,13 +20,14 @@ from k12ai_worker.errors import ConfigError
 from k12ai_worker.k12ml.files import output_path
 from k12ai_worker.k12nlp.archive import load_model_archive
 from k12ai_worker.k12nlp.batching import TextBatch
-from k12ai_worker.k12nlp.config import PredictParams, read_archived_config, read_predict_params
+from k12ai_worker.k12nlp.config import PredictParams, TrainConfig
 from k12ai_worker.k12nlp.dataset import IndexedDataset, IntArray
 from k12ai_worker.k12nlp.iterators import BasicIteratorSpec
 from k12ai_worker.k12nlp.models.classifier import TextClassifier
 from k12ai_worker.k12nlp.readers import Instance
 from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
+from k12ai_worker.training.job_params import read_archived_config, read_job_params
 from k12ai_worker.training.reporting import EventSink
 
 
@@ -81,9 +82,9 @@ def _sentences(params: PredictParams) -> list[str]:
 
 
 def run_predict(spec: JobSpec, sink: EventSink) -> None:
-    params, overrides = read_predict_params(spec.params)
+    params, overrides = read_job_params(PredictParams, spec.params)
     archive = load_model_archive(spec.model_archive)
-    config = read_archived_config(archive.config, overrides)
+    config = read_archived_config(TrainConfig, archive.config, overrides)
     sentences = _sentences(params)
     key = "input_text" if params.input_type == "text" else "input_file"
     reader = config.evaluation_reader
