@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -21,8 +20,8 @@ from k12ai_worker.k12cv.models.classifier import ImageClassifier, load_matching
 from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.background import LatestWriter
 from k12ai_worker.training.device import select_device
-from k12ai_worker.training.evaluation import evaluate
 from k12ai_worker.training.reporting import EventSink
+from k12ai_worker.training.train_result import report_train_result
 from k12ai_worker.training.trainer import BatchSource, Trainer
 
 
@@ -140,17 +139,13 @@ def run_train(spec: JobSpec, sink: EventSink) -> None:
         )
         result = trainer.train(sources["train"], sources.get("validation"))
 
-    phase = "validation" if "validation" in sources else "training"
-    summary: dict[str, Any] = {
-        "best_epoch": result.best_epoch,
-        "training_epochs": result.epochs_completed,
-        "stopped_early": result.stopped_early,
-        "training_duration_s": round(result.duration_s, 3),
-        **{f"best_{phase}_{name}": value for name, value in result.best_metrics.items()},
-    }
-    if config.evaluate_on_test and "test" in sources:
-        test_metrics = evaluate(model, sources["test"], device, metrics)
-        sink.emit("metrics", {**test_metrics, "phase": "test"})
-        summary.update({f"test_{name}": value for name, value in test_metrics.items()})
-    summary["archive"] = str(Path(spec.model_archive))
-    sink.emit("result", summary)
+    report_train_result(
+        sink,
+        result,
+        sources=sources,
+        evaluate_on_test=config.evaluate_on_test,
+        model=model,
+        device=device,
+        metrics=metrics,
+        archive=spec.model_archive,
+    )
