@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +23,10 @@ from k12ai_worker.k12cv.batching import PixelBatch
 from k12ai_worker.k12cv.config import PredictParams, TrainConfig
 from k12ai_worker.k12cv.images import ImageDecodeError, Pixels, decode
 from k12ai_worker.k12cv.models.classifier import ImageClassifier
-from k12ai_worker.k12ml.files import output_path
 from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.job_params import read_archived_config, read_job_params
+from k12ai_worker.training.predictions import emit_predictions, prediction_lines
 from k12ai_worker.training.reporting import EventSink
 
 # An image (or its bytes) and the key naming it in errors.
@@ -123,18 +122,8 @@ def run_predict(spec: JobSpec, sink: EventSink) -> None:
         training=False,
         path="validation_dataset_reader" if config.validation_dataset_reader else "dataset_reader",
     )
-    with contextlib.ExitStack() as stack:
-        output = None
-        if params.output_file:
-            # Relative to the project's cache directory, as k12nlp's (the server holds it there).
-            path = output_path(spec.cache_dir, params.output_file)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            output = stack.enter_context(path.open("w", encoding="utf-8"))
-        lines = _predictions(model, sources, archive.inputs, pipeline, params.batch_size, device)
-        for index, line in enumerate(lines):
-            sink.emit("predict", {"index": index, "prediction": line})
-            if output is not None:
-                output.write(line)
+    lines = _predictions(model, sources, archive.inputs, pipeline, params.batch_size, device)
+    emit_predictions(sink, lines, spec.cache_dir, params.output_file)
 
 
 def _predictions(
@@ -150,12 +139,4 @@ def _predictions(
         for start in range(0, len(sources), batch_size):
             pixels = np.stack([_decoded(s, inputs) for s in sources[start : start + batch_size]])
             result = model(PixelBatch(torch.from_numpy(pixels), None, pipeline).to(device))
-            logits = result["logits"].float().cpu()
-            probabilities = result["class_probabilities"].float().cpu()
-            for row in range(len(logits)):
-                prediction = {
-                    "logits": logits[row].tolist(),
-                    "class_probabilities": probabilities[row].tolist(),
-                    "label": model.labels[int(probabilities[row].argmax())],
-                }
-                yield json.dumps(prediction) + "\n"
+            yield from prediction_lines(result, model.labels)

@@ -7,7 +7,6 @@ where ``line`` is the JSON AllenNLP's predictor printed:
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,6 @@ import numpy as np
 import torch
 
 from k12ai_worker.errors import ConfigError
-from k12ai_worker.k12ml.files import output_path
 from k12ai_worker.k12nlp.archive import load_model_archive
 from k12ai_worker.k12nlp.batching import TextBatch
 from k12ai_worker.k12nlp.config import PredictParams, TrainConfig
@@ -28,6 +26,7 @@ from k12ai_worker.k12nlp.readers import Instance
 from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.job_params import read_archived_config, read_job_params
+from k12ai_worker.training.predictions import emit_predictions, prediction_lines
 from k12ai_worker.training.reporting import EventSink
 
 
@@ -99,17 +98,7 @@ def run_predict(spec: JobSpec, sink: EventSink) -> None:
     plan = BasicIteratorSpec(batch_size=params.batch_size).plan(
         dataset.lengths, np.random.default_rng(0), shuffle=False
     )
-    with contextlib.ExitStack() as stack:
-        output = None
-        if params.output_file:
-            # Relative to the project's cache directory, as k12ml's (the server holds it there).
-            path = output_path(spec.cache_dir, params.output_file)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            output = stack.enter_context(path.open("w", encoding="utf-8"))
-        for index, line in enumerate(_predictions(model, dataset, plan, device)):
-            sink.emit("predict", {"index": index, "prediction": line})
-            if output is not None:
-                output.write(line)
+    emit_predictions(sink, _predictions(model, dataset, plan, device), spec.cache_dir, params.output_file)
 
 
 def _predictions(
@@ -119,12 +108,4 @@ def _predictions(
     with torch.inference_mode():
         for indices in plan:
             result = model(TextBatch.gather(dataset, indices).to(device))
-            logits = result["logits"].float().cpu()
-            probabilities = result["class_probabilities"].float().cpu()
-            for row in range(len(indices)):
-                prediction = {
-                    "logits": logits[row].tolist(),
-                    "class_probabilities": probabilities[row].tolist(),
-                    "label": model.labels[int(probabilities[row].argmax())],
-                }
-                yield json.dumps(prediction) + "\n"
+            yield from prediction_lines(result, model.labels)
