@@ -53,9 +53,7 @@ class AdamSpec(OptimizerSpec):
         _check_betas(path, self.betas)
 
     def build(self, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-        import torch
-
-        return torch.optim.Adam(
+        return self._optimizer_class()(
             parameters,
             lr=self.lr,
             betas=(self.betas[0], self.betas[1]),
@@ -63,32 +61,24 @@ class AdamSpec(OptimizerSpec):
             weight_decay=self.weight_decay,
             amsgrad=self.amsgrad,
         )
+
+    def _optimizer_class(self) -> type[torch.optim.Adam]:
+        import torch
+
+        return torch.optim.Adam
 
 
 @OptimizerSpec.registry.register("adamw")
 @dataclass(frozen=True, kw_only=True)
-class AdamWSpec(OptimizerSpec):
-    lr: float = 0.001
-    betas: tuple[float, ...] = (0.9, 0.999)
-    eps: float = 1e-8
+class AdamWSpec(AdamSpec):
+    """Adam's keys; the weight decay is decoupled from the gradient, and on by default (torch's 0.01)."""
+
     weight_decay: float = 0.01
-    amsgrad: bool = False
 
-    def check(self, path: str) -> None:
-        _check_positive(path, "lr", self.lr)
-        _check_betas(path, self.betas)
-
-    def build(self, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    def _optimizer_class(self) -> type[torch.optim.Adam]:
         import torch
 
-        return torch.optim.AdamW(
-            parameters,
-            lr=self.lr,
-            betas=(self.betas[0], self.betas[1]),
-            eps=self.eps,
-            weight_decay=self.weight_decay,
-            amsgrad=self.amsgrad,
-        )
+        return torch.optim.AdamW
 
 
 @OptimizerSpec.registry.register("sgd")
