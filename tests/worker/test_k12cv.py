@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +22,10 @@ from sklearn.model_selection import train_test_split
 
 import k12ai_worker.k12cv as k12cv
 from k12ai_worker.errors import ConfigError
-from k12ai_worker.spec import JobSpec
+from tests.worker import job_process
+from tests.worker.job_process import Job
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples" / "k12cv"
 METRICS = {"accuracy", "accuracy3", "loss"}
 
 
@@ -63,8 +61,7 @@ def write_digits(root: Path, *, test_fraction: float = 0.2) -> Digits:
 
 
 def example(name: str) -> dict[str, Any]:
-    params: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())["service_params"]
-    return params
+    return job_process.example("k12cv", name)
 
 
 def digits_train_params(digits: Digits, **overrides: Any) -> dict[str, Any]:
@@ -76,43 +73,9 @@ def digits_train_params(digits: Digits, **overrides: Any) -> dict[str, Any]:
     return params
 
 
-@dataclass
-class Job:
-    code: int
-    events: list[dict[str, Any]]
-    stderr: str
-
-    def of(self, type: str) -> list[dict[str, Any]]:
-        return [e["payload"] for e in self.events if e["type"] == type]
-
-    @property
-    def error(self) -> str:
-        errors = self.of("error")
-        assert errors, f"no error event (exit {self.code}): {self.stderr}"
-        message: str = errors[-1]["message"]
-        return message
-
-
-_jobs = 0
-
-
 def run_job(work: Path, cache: Path, kind: str, params: dict[str, Any]) -> Job:
-    global _jobs
-    _jobs += 1
-    job_dir = work / f"job{_jobs}"
-    job_dir.mkdir(parents=True)
-    spec = JobSpec(
-        job_id=f"job{_jobs}", service_name="k12cv", kind=kind, op=f"{kind}.start", user="test",
-        service_uuid="123456", params=params, cache_dir=cache, events_path=job_dir / "events.jsonl",
-    )  # fmt: skip
-    spec.dump(job_dir / "spec.json")
-    proc = subprocess.run(
-        [sys.executable, "-m", "k12ai_worker", str(job_dir / "spec.json")],
-        cwd=job_dir, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )  # fmt: skip
-    lines = spec.events_path.read_text().splitlines()
-    return Job(proc.returncode, [json.loads(line) for line in lines], proc.stderr)
+    # One torch thread: see the module's docstring.
+    return job_process.run_job("k12cv", work, cache, kind, params, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 def write_digits_csv(file: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,56 +12,20 @@ import pytest
 
 import k12ai_worker.k12ml as k12ml
 from k12ai_worker.errors import ConfigError
-from k12ai_worker.spec import JobSpec
+from tests.worker import job_process
+from tests.worker.job_process import Job
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples" / "k12ml"
 IRIS_SETOSA = [5.1, 3.5, 1.4, 0.2]
 IRIS_VIRGINICA = [6.7, 3.0, 5.2, 2.3]
 
 
 def example(name: str) -> dict[str, Any]:
-    params: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())["service_params"]
-    return params
-
-
-@dataclass
-class Job:
-    code: int
-    events: list[dict[str, Any]]
-    stderr: str
-
-    def of(self, type: str) -> list[dict[str, Any]]:
-        return [e["payload"] for e in self.events if e["type"] == type]
-
-    @property
-    def error(self) -> str:
-        errors = self.of("error")
-        assert errors, f"no error event (exit {self.code}): {self.stderr}"
-        message: str = errors[-1]["message"]
-        return message
-
-
-_jobs = 0
+    return job_process.example("k12ml", name)
 
 
 def run_job(work: Path, cache: Path, kind: str, params: dict[str, Any]) -> Job:
-    global _jobs
-    _jobs += 1
-    job_dir = work / f"job{_jobs}"
-    job_dir.mkdir(parents=True)
-    spec = JobSpec(
-        job_id=f"job{_jobs}", service_name="k12ml", kind=kind, op=f"{kind}.start", user="test",
-        service_uuid="123456", params=params, cache_dir=cache, events_path=job_dir / "events.jsonl",
-    )  # fmt: skip
-    spec.dump(job_dir / "spec.json")
-    proc = subprocess.run(
-        [sys.executable, "-m", "k12ai_worker", str(job_dir / "spec.json")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    lines = spec.events_path.read_text().splitlines()
-    assert (job_dir / "exit_code").read_text() == str(proc.returncode)
-    return Job(proc.returncode, [json.loads(line) for line in lines], proc.stderr)
+    return job_process.run_job("k12ml", work, cache, kind, params, cwd=ROOT, timeout_s=120)
 
 
 @pytest.fixture(scope="module")

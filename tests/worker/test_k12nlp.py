@@ -13,7 +13,6 @@ import math
 import subprocess
 import sys
 import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,8 @@ import pytest
 import k12ai_worker.k12nlp as k12nlp
 from k12ai_worker.errors import ConfigError
 from k12ai_worker.spec import JobSpec
+from tests.worker import job_process
+from tests.worker.job_process import Job
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "k12nlp"
@@ -30,8 +31,7 @@ METRICS = {"accuracy", "accuracy3", "loss"}
 
 
 def example(name: str) -> dict[str, Any]:
-    params: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())["service_params"]
-    return params
+    return job_process.example("k12nlp", name)
 
 
 def seed_train_params(**overrides: Any) -> dict[str, Any]:
@@ -46,23 +46,6 @@ def seed_train_params(**overrides: Any) -> dict[str, Any]:
     return params
 
 
-@dataclass
-class Job:
-    code: int
-    events: list[dict[str, Any]]
-    stderr: str
-
-    def of(self, type: str) -> list[dict[str, Any]]:
-        return [e["payload"] for e in self.events if e["type"] == type]
-
-    @property
-    def error(self) -> str:
-        errors = self.of("error")
-        assert errors, f"no error event (exit {self.code}): {self.stderr}"
-        message: str = errors[-1]["message"]
-        return message
-
-
 class ListSink:
     """Collects the events of a job run in this process."""
 
@@ -73,26 +56,9 @@ class ListSink:
         self.events.append((type, payload))
 
 
-_jobs = 0
-
-
 def run_job(work: Path, cache: Path, kind: str, params: dict[str, Any]) -> Job:
-    global _jobs
-    _jobs += 1
-    job_dir = work / f"job{_jobs}"
-    job_dir.mkdir(parents=True)
-    spec = JobSpec(
-        job_id=f"job{_jobs}", service_name="k12nlp", kind=kind, op=f"{kind}.start", user="test",
-        service_uuid="123456", params=params, cache_dir=cache, events_path=job_dir / "events.jsonl",
-    )  # fmt: skip
-    spec.dump(job_dir / "spec.json")
     # cwd is not the cache dir: a relative output_file must still land in the cache dir.
-    proc = subprocess.run(
-        [sys.executable, "-m", "k12ai_worker", str(job_dir / "spec.json")],
-        cwd=job_dir, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    lines = spec.events_path.read_text().splitlines()
-    return Job(proc.returncode, [json.loads(line) for line in lines], proc.stderr)
+    return job_process.run_job("k12nlp", work, cache, kind, params)
 
 
 @pytest.fixture(scope="module")
