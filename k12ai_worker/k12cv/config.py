@@ -27,6 +27,7 @@ from k12ai_worker.k12cv.specs.readers import DatasetReaderSpec
 from k12ai_worker.training import job_params
 from k12ai_worker.training.job_params import check_predict_input
 from k12ai_worker.training.params import join
+from k12ai_worker.training.train_config_checks import check_data_for_trainer, check_validation_metric
 from k12ai_worker.training.trainer_config import TrainerSpec
 
 METRIC_NAMES = ("accuracy", "accuracy3", "loss")
@@ -57,12 +58,7 @@ class TrainConfig:
         return self.validation_iterator or self.iterator
 
     def check(self, path: str) -> None:
-        metric = self.trainer.metric_name
-        if metric not in METRIC_NAMES:
-            raise ConfigError(
-                join(path, "trainer.validation_metric"),
-                f"unknown metric {metric!r}; expected one of {', '.join(METRIC_NAMES)}",
-            )
+        check_validation_metric(path, self.trainer, METRIC_NAMES)
         if self.validation_dataset_reader is not None:
             train, validation = self.dataset_reader.channels, self.validation_dataset_reader.channels
             if train != validation:
@@ -76,14 +72,13 @@ class TrainConfig:
                 f"is {self.model.in_channels}, but dataset_reader gives "
                 f"{self.dataset_reader.channels}-channel images",
             )
-        scheduler = self.trainer.learning_rate_scheduler
-        if scheduler is not None and scheduler.needs_validation_metric and not self.validation_data_path:
-            raise ConfigError(
-                join(path, "trainer.learning_rate_scheduler.type"),
-                "reduce_on_plateau follows the validation metric, so it needs validation_data_path",
-            )
-        if self.evaluate_on_test and not self.test_data_path:
-            raise ConfigError(join(path, "evaluate_on_test"), "needs test_data_path")
+        check_data_for_trainer(
+            path,
+            self.trainer,
+            validation_data_path=self.validation_data_path,
+            evaluate_on_test=self.evaluate_on_test,
+            test_data_path=self.test_data_path,
+        )
 
     def data_paths(self) -> dict[str, tuple[str, str]]:
         """Dataset name -> (config key, path), for the datasets the config names."""
