@@ -20,9 +20,10 @@ from k12ai_worker.k12cv.models.classifier import ImageClassifier, load_matching
 from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.background import LatestWriter
 from k12ai_worker.training.device import select_device
+from k12ai_worker.training.model_training import train_model
 from k12ai_worker.training.reporting import EventSink
 from k12ai_worker.training.train_result import report_train_result
-from k12ai_worker.training.trainer import BatchSource, Trainer
+from k12ai_worker.training.trainer import BatchSource
 
 
 def seed_everything(config: TrainConfig) -> None:
@@ -117,8 +118,6 @@ def run_train(spec: JobSpec, sink: EventSink) -> None:
         },
     )
     model = build_model(config, inputs, sink).to(device)
-    optimizer = config.trainer.optimizer.build(p for p in model.parameters() if p.requires_grad)
-    scheduler = config.trainer.learning_rate_scheduler
     metrics = classification_metrics(len(inputs.labels))
 
     with LatestWriter() as writer:
@@ -127,17 +126,15 @@ def run_train(spec: JobSpec, sink: EventSink) -> None:
             # ``weights`` are the trainer's fresh CPU copies: safe to write while training goes on.
             writer.submit(lambda: save_model_archive(spec.model_archive, archived_config, inputs, weights))
 
-        trainer = Trainer(
-            model=model,
-            optimizer=optimizer,
-            settings=config.trainer,
+        result = train_model(
+            model,
+            config.trainer,
             device=device,
             metrics=metrics,
             sink=sink,
-            scheduler=None if scheduler is None else scheduler.build(optimizer),
+            sources=sources,
             on_best=on_best,
         )
-        result = trainer.train(sources["train"], sources.get("validation"))
 
     report_train_result(
         sink,

@@ -18,9 +18,9 @@ from k12ai_worker.k12nlp.readers import Instance
 from k12ai_worker.k12nlp.vocabulary import LABELS, Vocabulary
 from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
+from k12ai_worker.training.model_training import train_model
 from k12ai_worker.training.reporting import EventSink
 from k12ai_worker.training.train_result import report_train_result
-from k12ai_worker.training.trainer import Trainer
 
 _DATA_KEYS = {"train": "train_data_path", "validation": "validation_data_path", "test": "test_data_path"}
 
@@ -65,8 +65,6 @@ def run_train(spec: JobSpec, sink: EventSink) -> None:
         },
     )
     model = config.model.build(vocab, path="model", sink=sink).to(device)
-    optimizer = config.trainer.optimizer.build(p for p in model.parameters() if p.requires_grad)
-    scheduler = config.trainer.learning_rate_scheduler
     sources = {
         name: TextBatchSource(
             index_instances(
@@ -85,17 +83,15 @@ def run_train(spec: JobSpec, sink: EventSink) -> None:
     def on_best(weights: dict[str, torch.Tensor], epoch: int, metrics: dict[str, float]) -> None:
         save_model_archive(spec.model_archive, archived_config, vocab, weights)
 
-    trainer = Trainer(
-        model=model,
-        optimizer=optimizer,
-        settings=config.trainer,
+    result = train_model(
+        model,
+        config.trainer,
         device=device,
         metrics=classification_metrics,
         sink=sink,
-        scheduler=None if scheduler is None else scheduler.build(optimizer),
+        sources=sources,
         on_best=on_best,
     )
-    result = trainer.train(sources["train"], sources.get("validation"))
 
     report_train_result(
         sink,
