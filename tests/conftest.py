@@ -108,3 +108,11 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for sp in started:
         sp.stop()
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Path:
+    """A CA with a server (localhost) and a client certificate, for the TLS tests."""
+    from tests.pki import make_pki  # imported late: tests.pki imports this module
+
+    return make_pki(tmp_path / "pki")

@@ -18,7 +18,7 @@ from k12ai_server.cli import parse_args
 from k12ai_server.security.tokens import hash_token
 from tests.conftest import assert_eventually, example, server_config
 from tests.gateway.conftest import free_port, start_envoy, stop
-from tests.security.test_tls import issue
+from tests.pki import tls_server
 from tests.server.test_jobs import slow_training
 
 TOKENS = {"alice": "k12ai_alice-secret", "bob": "k12ai_bob-secret", "root": "k12ai_root-secret"}
@@ -212,24 +212,11 @@ async def test_envoy_passes_the_token_too(secured: Server, tmp_path: Path) -> No
         stop(proxy.proc)
 
 
-@pytest.fixture
-def pki(tmp_path: Path) -> Path:
-    folder = tmp_path / "pki"
-    folder.mkdir()
-    ca = issue(folder, "ca", None, ca=True)
-    issue(folder, "server", ca)
-    issue(folder, "client", ca)
-    return folder
-
-
 STATS = {"op": "query", "user": "test", "service_name": "k12platform", "service_uuid": "u"}
 
 
 async def test_tls_from_the_grpc_settings(tmp_path: Path, pki: Path) -> None:
-    server = await Server.start(
-        server_config(tmp_path, tls_cert=pki / "server.pem", tls_key=pki / "server.key")
-    )
-    try:
+    async with tls_server(tmp_path, pki) as server:
         trusting = ssl.create_default_context(cafile=pki / "ca.pem")
         async with aiohttp.ClientSession() as session:
             https = url(server, "/k12ai/platform/stats", "https", "localhost")
@@ -239,17 +226,10 @@ async def test_tls_from_the_grpc_settings(tmp_path: Path, pki: Path) -> None:
                 await session.post(https, json=STATS)  # the system CAs do not know ours
             with pytest.raises(aiohttp.ClientError):
                 await session.post(url(server, "/k12ai/platform/stats", "http", "localhost"), json=STATS)
-    finally:
-        await server.stop()
 
 
 async def test_mutual_tls_refuses_clients_without_a_certificate(tmp_path: Path, pki: Path) -> None:
-    server = await Server.start(
-        server_config(
-            tmp_path, tls_cert=pki / "server.pem", tls_key=pki / "server.key", tls_client_ca=pki / "ca.pem"
-        )
-    )
-    try:
+    async with tls_server(tmp_path, pki, mutual=True) as server:
         https = url(server, "/k12ai/platform/stats", "https", "localhost")
         anonymous = ssl.create_default_context(cafile=pki / "ca.pem")
         with_cert = ssl.create_default_context(cafile=pki / "ca.pem")
@@ -260,8 +240,6 @@ async def test_mutual_tls_refuses_clients_without_a_certificate(tmp_path: Path, 
             with pytest.raises(aiohttp.ClientError):
                 async with session.post(https, json=STATS, ssl=anonymous) as reply:
                     await reply.read()
-    finally:
-        await server.stop()
 
 
 PAGE = "http://page.example:8080"

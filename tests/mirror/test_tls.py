@@ -13,9 +13,6 @@ from k12ai_server.config import ConsulConfig
 from tests.conftest import assert_eventually, server_config
 from tests.mirror.consul_double import ConsulDouble
 from tests.mirror.test_mirror import client_for, mirror_caught_up, stats_async
-from tests.security.test_tls import pki
-
-__all__ = ["pki"]  # the fixture, shared with the gRPC TLS tests
 
 
 @pytest.fixture
