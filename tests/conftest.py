@@ -19,6 +19,7 @@ import pytest
 from k12ai_client import AsyncK12AIClient, ClientConfig
 from k12ai_server.app import Server
 from k12ai_server.config import ServerConfig
+from k12ai_server.security.tokens import hash_token
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -116,3 +117,18 @@ def pki(tmp_path: Path) -> Path:
     from tests.pki import make_pki  # imported late: tests.pki imports this module
 
     return make_pki(tmp_path / "pki")
+
+
+# API tokens of the secured server: alice and bob are users, root an admin.
+TOKENS = {"alice": "k12ai_alice-secret", "bob": "k12ai_bob-secret", "root": "k12ai_root-secret"}
+
+
+@pytest.fixture
+async def secured(tmp_path: Path) -> AsyncIterator[Server]:
+    """A server that requires the TOKENS (stored hashed, as `k12ai-server token create` does)."""
+    tokens = tmp_path / "tokens.json"
+    entries = [{"user": u, "sha256": hash_token(t), "admin": u == "root"} for u, t in TOKENS.items()]
+    tokens.write_text(json.dumps({"tokens": entries}))
+    srv = await Server.start(server_config(tmp_path, tokens_file=tokens))
+    yield srv
+    await srv.stop()

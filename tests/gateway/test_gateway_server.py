@@ -15,13 +15,11 @@ import pytest
 
 from k12ai_server.app import Server
 from k12ai_server.cli import parse_args
-from k12ai_server.security.tokens import hash_token
-from tests.conftest import assert_eventually, example, server_config
+from tests.conftest import TOKENS, assert_eventually, example, server_config
 from tests.gateway.conftest import free_port, start_envoy, stop
 from tests.pki import tls_server
 from tests.server.test_jobs import slow_training
 
-TOKENS = {"alice": "k12ai_alice-secret", "bob": "k12ai_bob-secret", "root": "k12ai_root-secret"}
 PERMISSION_DENIED = 100300
 
 
@@ -128,16 +126,6 @@ async def test_hanging_up_ends_the_server_stream(server: Server) -> None:
         return bus.subscriber_count == before
 
     await assert_eventually(unsubscribed, timeout_s=5)
-
-
-@pytest.fixture
-async def secured(tmp_path: Path) -> AsyncIterator[Server]:
-    tokens = tmp_path / "tokens.json"
-    entries = [{"user": u, "sha256": hash_token(t), "admin": u == "root"} for u, t in TOKENS.items()]
-    tokens.write_text(json.dumps({"tokens": entries}))
-    srv = await Server.start(server_config(tmp_path, tokens_file=tokens))
-    yield srv
-    await srv.stop()
 
 
 def bearer(user: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ import pytest
 from k12ai_client import ReplyError
 from k12ai_server.app import Server
 from tests.conftest import assert_eventually
-from tests.security.test_auth import connect, control, secured  # noqa: F401  (fixture)
+from tests.security.test_auth import connect, control
 from tests.server.test_jobs import _state_is, events_of, slow_training
 
 
@@ -20,7 +20,7 @@ def audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     return [json.loads(r.getMessage()) for r in caplog.records if r.name == "k12ai.audit"]
 
 
-async def test_start_stop_and_refusals_are_audited(secured: Server, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+async def test_start_stop_and_refusals_are_audited(secured: Server, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="k12ai.audit")
     async with connect(secured, "alice") as alice, connect(secured, "bob") as bob:
         started = await alice.train({**slow_training("audited"), "user": "alice"})

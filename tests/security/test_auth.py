@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +13,10 @@ from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, ClientConfig, ReplyError, RPCError, WatchState, reply_message
 from k12ai_server.app import Server
 from k12ai_server.security.policy import InsecureConfigError
-from k12ai_server.security.tokens import hash_token
-from tests.conftest import assert_eventually, server_config
+from tests.conftest import TOKENS, assert_eventually, server_config
 from tests.server.test_jobs import _state_is, events_of, slow_training
 
 Code = common_pb2.ReplyCode
-TOKENS = {"alice": "k12ai_alice-secret", "bob": "k12ai_bob-secret", "root": "k12ai_root-secret"}
-
-
-@pytest.fixture
-async def secured(tmp_path: Path) -> AsyncIterator[Server]:
-    tokens = tmp_path / "tokens.json"
-    entries = [{"user": u, "sha256": hash_token(t), "admin": u == "root"} for u, t in TOKENS.items()]
-    tokens.write_text(json.dumps({"tokens": entries}))
-    srv = await Server.start(server_config(tmp_path, tokens_file=tokens))
-    yield srv
-    await srv.stop()
 
 
 def connect(server: Server, who: str | None, token: str | None = None) -> AsyncK12AIClient:
