@@ -34,6 +34,16 @@ def container_of(job_id: str) -> Any:
     return container
 
 
+async def running_then_server_killed(start: Callable[..., ServerProcess], body: dict[str, Any]) -> str:
+    """Start the training on a server process, then kill -9 that server once the job runs."""
+    server = start()
+    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user="test")) as client:
+        reply = await client.train(body)
+        await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 120)
+    server.kill()
+    return reply.job_id
+
+
 async def test_training_runs_in_a_named_labelled_confined_container(
     docker_client: AsyncK12AIClient, docker_server: Server
 ) -> None:
@@ -117,14 +127,10 @@ async def test_kill_9_of_the_server_loses_and_repeats_no_event(
 ) -> None:
     body = slow_training("reattach")
     body["service_params"]["model"]["params"]["n_estimators"] = 60
-    first = docker_server_process()
-    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{first.grpc_port}", user="test")) as client:
-        reply = await client.train(body)
-        await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 120)
-    first.kill()
+    job_id = await running_then_server_killed(docker_server_process, body)
     second = docker_server_process()
     async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{second.grpc_port}", user="test")) as client:
-        events, end = await asyncio.wait_for(events_of(client, reply.job_id), 300)
+        events, end = await asyncio.wait_for(events_of(client, job_id), 300)
     assert end.state == "finished"
     seqs = [e.seq for e in events]
     assert seqs == sorted(set(seqs)), "an event was repeated or out of order"
@@ -135,16 +141,12 @@ async def test_kill_9_of_the_server_loses_and_repeats_no_event(
 async def test_a_job_that_ended_while_the_server_was_down_is_settled(
     docker_server_process: Callable[..., ServerProcess],
 ) -> None:
-    first = docker_server_process()
-    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{first.grpc_port}", user="test")) as client:
-        reply = await client.train(example("k12ml", "train_iris"))
-        await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 120)
-    first.kill()
-    container = container_of(reply.job_id)
+    job_id = await running_then_server_killed(docker_server_process, example("k12ml", "train_iris"))
+    container = container_of(job_id)
     assert container.wait(timeout=120)["StatusCode"] == 0
     second = docker_server_process()
     async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{second.grpc_port}", user="test")) as client:
-        events, end = await asyncio.wait_for(events_of(client, reply.job_id), 60)
+        events, end = await asyncio.wait_for(events_of(client, job_id), 60)
     assert end.state == "finished"
     assert "model saved" in " ".join(str(to_envelope(e)) for e in events)
 
@@ -173,19 +175,15 @@ async def test_a_readopted_container_can_be_stopped(
     docker_server_process: Callable[..., ServerProcess],
 ) -> None:
     body = slow_training("readopt-stop")
-    first = docker_server_process()
-    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{first.grpc_port}", user="test")) as client:
-        reply = await client.train(body)
-        await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 120)
-    first.kill()
+    job_id = await running_then_server_killed(docker_server_process, body)
     second = docker_server_process()
     async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{second.grpc_port}", user="test")) as client:
-        assert container_of(reply.job_id).status == "running"
+        assert container_of(job_id).status == "running"
         await client.train({**body, "op": "train.stop"})
-        events, end = await asyncio.wait_for(events_of(client, reply.job_id), 60)
+        events, end = await asyncio.wait_for(events_of(client, job_id), 60)
     assert end.state == "stopped"
     assert states(events) == ["queued", "starting", "running", "stopped"]
-    assert not docker.from_env().containers.list(all=True, filters={"label": f"k12ai.job_id={reply.job_id}"})
+    assert not docker.from_env().containers.list(all=True, filters={"label": f"k12ai.job_id={job_id}"})
 
 
 async def test_finished_containers_are_kept_when_configured(tmp_path: Path, worker_image: str) -> None:
