@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from k12ai_worker.training.metrics import Average
+from k12ai_worker.training.metrics import Average, DeferredUpdates
 from k12ai_worker.training.trainer import BatchSource, MetricsFactory
 
 
@@ -15,15 +15,14 @@ def evaluate(
     model.eval()
     trackers = metrics()
     loss = Average()
+    # As in training: no metric kernels per batch, nothing read back until the end.
+    pending = DeferredUpdates(trackers, loss)
     with torch.inference_mode():
         for batch in source:
             on_device = batch.to(device)
             output = model(on_device)
-            loss.update_value(output["loss"])
-            target = on_device.target
-            if target is not None:
-                for metric in trackers.values():
-                    metric.update(output["logits"], target)
+            pending.add(output["loss"], output["logits"], on_device.target)
+    pending.flush()
     values = {name: metric.value() for name, metric in trackers.items()}
     values["loss"] = loss.value()
     return values
