@@ -12,6 +12,7 @@ from google.protobuf import json_format, message, struct_pb2
 
 from k12ai_api.v1 import common_pb2, framework_pb2, platform_pb2
 from k12ai_client._errors import ReplyError
+from k12ai_contract.json_numbers import whole_numbers_as_ints
 
 ACCEPTED_CODES = (common_pb2.REPLY_CODE_SUCCESS, common_pb2.REPLY_CODE_JOB_QUEUED)
 # The seed-shaped request type of each RPC that takes one.
@@ -86,7 +87,9 @@ def reply_message(reply: Any) -> Any:
     """The `message` of a reply as plain JSON (a Value becomes dict/str/...)."""
     value = reply.message
     return (
-        integral_numbers(json_format.MessageToDict(value)) if isinstance(value, struct_pb2.Value) else value
+        whole_numbers_as_ints(json_format.MessageToDict(value))
+        if isinstance(value, struct_pb2.Value)
+        else value
     )
 
 
@@ -101,16 +104,5 @@ def to_envelope(event: common_pb2.Event) -> dict[str, Any]:
         "service_uuid": event.service_uuid,
         "timestamp": event.timestamp,
         "datetime": event.datetime,
-        event.type: integral_numbers(json_format.MessageToDict(event.payload)),
+        event.type: whole_numbers_as_ints(json_format.MessageToDict(event.payload)),
     }
-
-
-def integral_numbers(value: Any) -> Any:
-    """protobuf's Value keeps every number as a double; give whole ones back as int."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: integral_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integral_numbers(v) for v in value]
-    return value

@@ -17,8 +17,8 @@ from k12ai_api.v1 import common_pb2, framework_pb2
 from k12ai_client._calls import ClientConfig, reply_message, to_envelope
 from k12ai_client._errors import K12AIError, ReplyError
 from k12ai_client._sync import K12AIClient
+from k12ai_contract.jobs import JobKind
 
-KINDS = ("train", "evaluate", "predict")
 console = Console(stderr=True)
 
 
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default="127.0.0.1:8118", help="gRPC address of k12ai-server")
     p.add_argument("--user", default="", help="user for requests whose config names none")
     sub = p.add_subparsers(required=True, dest="command")
-    for kind in KINDS:
+    for kind in JobKind:
         kp = sub.add_parser(kind, help=f"{kind} jobs").add_subparsers(required=True, dest="action")
         start = kp.add_parser("start", help=f"start a {kind} job")
         start.add_argument(

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from k12ai_client._calls import integral_numbers
+from k12ai_contract.json_numbers import whole_numbers_as_ints
 
 
 def now_ms() -> int:
@@ -327,5 +327,5 @@ def _envelope(event: dict[str, Any]) -> dict[str, Any]:
         "service_uuid": event["service_uuid"],
         "timestamp": int(event["timestamp"]),
         "datetime": event["datetime"],
-        event["type"]: integral_numbers(event.get("payload")),
+        event["type"]: whole_numbers_as_ints(event.get("payload")),
     }

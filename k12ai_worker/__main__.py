@@ -1,8 +1,8 @@
 """Entry point of a job: ``python -m k12ai_worker <spec.json>``.
 
-Exit status is the contract with the runner: 0 finished, 2 the user's input
-was wrong (an ``error`` event says which key), anything else a crash (the
-runner reports the stderr tail).
+Exit status is the contract with the runner (``k12ai_contract.worker``): 0
+finished, ``EXIT_BAD_INPUT`` the user's input was wrong (an ``error`` event says
+which key), anything else a crash (the runner reports the stderr tail).
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import sys
 import traceback
 from pathlib import Path
 
+from k12ai_contract.errors import ConfigError, MissingArtefactError
+from k12ai_contract.events import EventType
+from k12ai_contract.jobs import JobState
+from k12ai_contract.rundir import RunDir
+from k12ai_contract.spec import JobSpec
+from k12ai_contract.worker import EXIT_BAD_INPUT
 from k12ai_worker import frameworks
-from k12ai_worker.errors import ConfigError, MissingArtefactError
 from k12ai_worker.events import EventWriter
-from k12ai_worker.spec import JobSpec
-
-EXIT_BAD_INPUT = 2
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +29,7 @@ def main(argv: list[str]) -> int:
     code = run_job(spec)
     # A server that restarted while this job ran is not our parent and cannot
     # waitpid for the status; it reads this file instead.
-    exit_file = spec.events_path.with_name("exit_code")
+    exit_file = RunDir(spec.events_path.parent).exit_code
     exit_file.with_suffix(".tmp").write_text(str(code))
     exit_file.with_suffix(".tmp").replace(exit_file)
     return code
@@ -38,10 +40,10 @@ def run_job(spec: JobSpec) -> int:
     try:
         framework = frameworks.load(spec.service_name)
         framework.validate(spec.kind, spec.params)
-        events.emit("status", {"state": "running", "job_id": spec.job_id})
+        events.emit(EventType.STATUS, {"state": JobState.RUNNING, "job_id": spec.job_id})
         framework.run(spec, events)
     except (ConfigError, MissingArtefactError) as exc:
-        events.emit("error", {"code": exc.code, "descr": exc.descr, "message": str(exc)})
+        events.emit(EventType.ERROR, {"code": exc.code, "descr": exc.code.descr, "message": str(exc)})
         return EXIT_BAD_INPUT
     except Exception:
         # The runner turns the stderr tail into the failed status's reason.

@@ -18,10 +18,8 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.events import EventWriter
-from k12ai_worker.spec import JobSpec
-
-KINDS = ("train", "evaluate", "predict")
 
 _MODULES = {
     "k12ml": "k12ai_worker.k12ml",

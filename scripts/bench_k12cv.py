@@ -45,9 +45,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from k12ai_contract.jobs import JobKind  # noqa: E402
+from k12ai_contract.spec import JobSpec  # noqa: E402
 from k12ai_worker.k12cv.config import read_train_config  # noqa: E402
 from k12ai_worker.k12cv.train import run_train  # noqa: E402
-from k12ai_worker.spec import JobSpec  # noqa: E402
 
 SAMPLE_INTERVAL_S = 0.02
 
@@ -158,7 +159,7 @@ def run_k12cv(params: dict[str, Any], images: int, work: Path, util: Utilisation
                 utilisation = util.stop()
 
     spec = JobSpec(
-        job_id="bench", service_name="k12cv", kind="train", op="train.start", user="bench",
+        job_id="bench", service_name="k12cv", kind=JobKind.TRAIN, user="bench",
         service_uuid="bench", params=params, cache_dir=work / "cache", events_path=work / "events",
         devices=[0] if params["trainer"]["cuda_device"] >= 0 else [],
     )  # fmt: skip

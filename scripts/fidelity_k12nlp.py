@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from k12ai_contract.jobs import JobKind  # noqa: E402
+from k12ai_contract.spec import JobSpec  # noqa: E402
 from k12ai_worker.k12nlp.train import run_train  # noqa: E402
-from k12ai_worker.spec import JobSpec  # noqa: E402
 
 GLOVE_FILES = {"full": "glove.6B.50d.txt.gz", "sst-vocab": "glove.6B.50d.sst-vocab.txt.gz"}
 
@@ -98,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = JobSpec(
             job_id="fidelity",
             service_name="k12nlp",
-            kind="train",
-            op="train.start",
+            kind=JobKind.TRAIN,
             user="fidelity",
             service_uuid="sst5",
             params=params,

@@ -8,7 +8,8 @@ from typing import Any
 from google.protobuf import struct_pb2
 
 from k12ai_api.v1 import common_pb2, framework_pb2
-from k12ai_server.events.record import VERSION, EventRecord, datetime_text
+from k12ai_contract.events import ENVELOPE_VERSION, datetime_text
+from k12ai_server.events.record import EventRecord
 from k12ai_server.jobs.model import Job
 
 
@@ -16,7 +17,7 @@ def event_message(event: EventRecord) -> common_pb2.Event:
     return common_pb2.Event(
         seq=event.seq,
         job_id=event.job_id,
-        version=VERSION,
+        version=ENVELOPE_VERSION,
         type=event.type,
         tag=event.tag,
         op=event.op,

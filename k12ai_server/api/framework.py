@@ -10,6 +10,9 @@ from typing import Any, TypeVar
 import grpc
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
+from k12ai_contract.errors import ConfigError
+from k12ai_contract.jobs import JobKind, JobState
+from k12ai_contract.rundir import MODEL_ARCHIVE
 from k12ai_server.api import replies
 from k12ai_server.api.convert import EventMessages, job_message
 from k12ai_server.api.replies import ApiError
@@ -25,14 +28,13 @@ from k12ai_server.api.requests import (
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.log import EventLog
 from k12ai_server.events.watch import WatchBatch, WatchRequest, follow
-from k12ai_server.jobs.model import Job, JobIdentity, JobKind, JobState
+from k12ai_server.jobs.model import Job, JobIdentity
 from k12ai_server.jobs.service import JobNotFoundError, JobService
 from k12ai_server.jobs.store import JobAlreadyLiveError
 from k12ai_server.security import audit
 from k12ai_server.security.auth import Authenticator
 from k12ai_server.security.tokens import Principal
 from k12ai_worker import frameworks
-from k12ai_worker.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
 
     async def _dispatch(self, kind: JobKind, request: SeedRequest) -> tuple[int, str, str]:
         endpoint = f"/k12ai/framework/{kind.value}"
-        op = require_op(request, (f"{kind.value}.start", f"{kind.value}.stop"), endpoint)
+        op = require_op(request, (kind.start_op, kind.stop_op), endpoint)
         known = frameworks.names()
         if request.service_name not in known:
             raise ApiError(
@@ -103,7 +105,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         ident = JobIdentity(
             user=request.user, service_name=request.service_name, service_uuid=request.service_uuid, kind=kind
         )
-        if op.endswith(".stop"):
+        if op == kind.stop_op:
             return await self._stop(ident, op)
         return await self._start(ident, op, params_dict(request))
 
@@ -120,8 +122,8 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             check_under_roots(key, path, self._data_roots)
         cache_dir = self._jobs.cache_dir(ident)
         check_output_file(params, cache_dir)
-        if ident.kind is not JobKind.TRAIN and not (cache_dir / "model.tar.gz").is_file():
-            raise ApiError(replies.TASK_START_FAILED, f"model.tar.gz is not found in {cache_dir}")
+        if ident.kind is not JobKind.TRAIN and not (cache_dir / MODEL_ARCHIVE).is_file():
+            raise ApiError(replies.TASK_START_FAILED, f"{MODEL_ARCHIVE} is not found in {cache_dir}")
         try:
             job = await self._jobs.start(ident, params, gpus_wanted=framework.gpus_wanted(kind, params))
         except JobAlreadyLiveError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from k12ai_api.v1 import common_pb2
+from k12ai_contract.codes import WorkerCode
 
 Code = common_pb2.ReplyCode
 
@@ -21,15 +22,15 @@ PERMISSION_DENIED = Code.REPLY_CODE_PERMISSION_DENIED
 INTERNAL_ERROR = Code.REPLY_CODE_INTERNAL_ERROR
 
 DESCR: dict[int, str] = {
+    # The codes a worker reports too: their words are the contract's.
+    **{code.value: code.descr for code in WorkerCode},
     SUCCESS: "task service success",
     MISSING_FIELD: "missing mandatory field",
     UNKNOWN_OP: "unknown op",
     UNKNOWN_SERVICE: "unknown service",
-    INVALID_PARAMS: "invalid service params",
     PATH_OUTSIDE_DATA_ROOT: "path outside the data roots",
     INVALID_IDENTIFIER: "invalid identifier",
     JOB_ALREADY_RUNNING: "task service already running",
-    TASK_START_FAILED: "task service start fails",
     JOB_NOT_FOUND: "task service not found",
     JOB_QUEUED: "task service queued",
     PERMISSION_DENIED: "permission denied",

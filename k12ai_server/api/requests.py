@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from google.protobuf import json_format, struct_pb2
 
+from k12ai_contract.json_numbers import whole_numbers_as_ints
 from k12ai_server.api import replies
 from k12ai_server.api.replies import ApiError
 from k12ai_server.security.tokens import Principal
@@ -79,7 +80,7 @@ def params_dict(request: SeedRequest) -> dict[str, Any]:
     if bad:
         # JSON has no NaN or Infinity; over gRPC a Struct can still carry them.
         raise ApiError(replies.INVALID_PARAMS, f"{bad}: NaN and Infinity are not JSON numbers")
-    params = _ints(json_format.MessageToDict(request.service_params))
+    params = whole_numbers_as_ints(json_format.MessageToDict(request.service_params))
     _check_depth(params, "service_params", 0)
     return params  # type: ignore[no-any-return]
 
@@ -107,16 +108,6 @@ def _check_depth(value: Any, path: str, depth: int) -> None:
     )
     for key, child in children:
         _check_depth(child, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]", depth + 1)
-
-
-def _ints(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _ints(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_ints(v) for v in value]
-    return value
 
 
 def check_under_roots(key: str, path: str, roots: Sequence[Path]) -> None:

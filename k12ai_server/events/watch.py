@@ -12,9 +12,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from k12ai_contract.events import EventType, now_ms
+from k12ai_contract.jobs import TERMINAL_STATES
 from k12ai_server.events.bus import OVERFLOW, EventBus, QueueItem, Subscription
 from k12ai_server.events.filter import EventFilter
-from k12ai_server.events.record import EventRecord, now_ms
+from k12ai_server.events.record import EventRecord
 from k12ai_server.events.store import EventStore
 
 BATCH_MAX = 256
@@ -23,7 +25,6 @@ BATCH_MAX = 256
 # job logging 1000 events/s would otherwise need 100k writes a second. A
 # quiet watcher is not delayed: the wait applies only right after a write.
 WRITE_INTERVAL_S = 0.01
-TERMINAL_STATES = frozenset({"finished", "failed", "stopped"})
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def _drain(sub: Subscription, limit: int) -> list[QueueItem]:
 
 
 def _terminal_state(event: EventRecord) -> str | None:
-    if event.type != "status" or not event.job_id or not isinstance(event.payload, dict):
+    if event.type != EventType.STATUS or not event.job_id or not isinstance(event.payload, dict):
         return None
     state = event.payload.get("state")
     return state if state in TERMINAL_STATES else None

@@ -1,32 +1,13 @@
-"""What a job is: its identity, its states, its row."""
+"""What a job is to the server: its identity and its row."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-class JobKind(enum.StrEnum):
-    TRAIN = "train"
-    EVALUATE = "evaluate"
-    PREDICT = "predict"
-
-
-class JobState(enum.StrEnum):
-    QUEUED = "queued"
-    STARTING = "starting"
-    RUNNING = "running"
-    FINISHED = "finished"
-    FAILED = "failed"
-    STOPPED = "stopped"
-
-    def is_terminal(self) -> bool:
-        return self in (JobState.FINISHED, JobState.FAILED, JobState.STOPPED)
-
-
-LIVE_STATES = (JobState.QUEUED, JobState.STARTING, JobState.RUNNING)
+from k12ai_contract.jobs import JobKind, JobState
+from k12ai_contract.rundir import RunDir
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +32,7 @@ class Job:
     state: JobState
     params: dict[str, Any]
     cache_dir: Path
-    # Server-side files of the job: spec.json, events.jsonl, stderr.log.
+    # Server-side files of the job (see k12ai_contract.rundir).
     run_dir: Path
     created_at: int
     gpus_wanted: int = 0
@@ -65,21 +46,24 @@ class Job:
 
     @property
     def op(self) -> str:
-        return f"{self.identity.kind.value}.start"
+        return self.identity.kind.start_op
+
+    @property
+    def files(self) -> RunDir:
+        return RunDir(self.run_dir)
 
     @property
     def events_path(self) -> Path:
-        return self.run_dir / "events.jsonl"
+        return self.files.events
 
     @property
     def spec_path(self) -> Path:
-        return self.run_dir / "spec.json"
+        return self.files.spec
 
     @property
     def stderr_path(self) -> Path:
-        return self.run_dir / "stderr.log"
+        return self.files.stderr
 
     @property
     def exit_path(self) -> Path:
-        # Written by the worker as it exits, read when the server was not its parent.
-        return self.run_dir / "exit_code"
+        return self.files.exit_code

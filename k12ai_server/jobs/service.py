@@ -10,15 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from k12ai_contract.events import EventType, InvalidEventLineError, WorkerEvent, now_ms
+from k12ai_contract.jobs import JobState
+from k12ai_contract.spec import JobSpec
 from k12ai_server.events.log import EventLog
-from k12ai_server.events.record import EventRecord, now_ms
-from k12ai_server.jobs.events_file import EventsFileReader, InvalidEventLineError, WorkerEvent
+from k12ai_server.events.record import EventRecord
+from k12ai_server.jobs.events_file import EventsFileReader
 from k12ai_server.jobs.gpus import GpuAllocator
-from k12ai_server.jobs.model import Job, JobIdentity, JobState
+from k12ai_server.jobs.model import Job, JobIdentity
 from k12ai_server.jobs.store import JobStore
 from k12ai_server.runners.base import ExitStatus, RunHandle, Runner
 from k12ai_server.runners.exit import exit_status, read_exit_file
-from k12ai_worker.spec import JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +168,7 @@ class JobService:
         JobSpec(
             job_id=job.job_id,
             service_name=job.identity.service_name,
-            kind=job.identity.kind.value,
-            op=job.op,
+            kind=job.identity.kind,
             user=job.identity.user,
             service_uuid=job.identity.service_uuid,
             params=job.params,
@@ -253,7 +254,7 @@ class JobService:
 
     def _emit_status(self, job: Job, state: JobState, **extra: Any) -> None:
         payload = {"state": state.value, "job_id": job.job_id, **extra}
-        self._events.append([_record(job, WorkerEvent("status", now_ms(), payload))])
+        self._events.append([_record(job, WorkerEvent(EventType.STATUS, now_ms(), payload))])
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

@@ -7,7 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from k12ai_server.jobs.model import LIVE_STATES, Job, JobIdentity, JobKind, JobState
+from k12ai_contract.jobs import LIVE_STATES, JobKind, JobState
+from k12ai_server.jobs.model import Job, JobIdentity
 
 
 class JobAlreadyLiveError(Exception):

@@ -25,9 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from k12ai_contract.events import now_ms
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.filter import EventFilter
-from k12ai_server.events.record import EventRecord, now_ms
+from k12ai_server.events.record import EventRecord
 from k12ai_server.events.store import EventStore
 from k12ai_server.events.watch import WatchRequest, follow
 from k12ai_server.mirror.cursor import MirrorCursor

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
+from k12ai_contract.spec import JobSpec
 from k12ai_server.config import DockerConfig
 from k12ai_server.jobs.model import Job
 from k12ai_server.runners.base import ExitStatus, RunHandle, RunningJob
@@ -44,7 +45,6 @@ from k12ai_server.runners.docker_options import (
 from k12ai_server.runners.docker_stats import ContainerStatsSampler
 from k12ai_server.runners.exit import stderr_tail
 from k12ai_worker import frameworks
-from k12ai_worker.spec import JobSpec
 
 log = logging.getLogger(__name__)
 

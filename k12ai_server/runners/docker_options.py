@@ -14,6 +14,7 @@ from typing import Any
 
 from docker.types import DeviceRequest, Mount
 
+from k12ai_contract.worker import worker_command
 from k12ai_server.config import DockerConfig
 from k12ai_server.jobs.model import Job
 
@@ -101,7 +102,7 @@ def container_options(
     cpus = min(config.cpus or host_cpus, host_cpus)
     options: dict[str, Any] = {
         "image": config.image,
-        "command": ["python", "-m", "k12ai_worker", str(job.spec_path)],
+        "command": worker_command(job.spec_path),
         "name": job.identity.name,
         "labels": job_labels(job),
         "user": str(user),

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import psutil
 
+from k12ai_contract.worker import worker_command
 from k12ai_server.jobs.model import Job
 from k12ai_server.runners.base import ExitStatus, RunHandle, RunningJob
 from k12ai_server.runners.exit import exit_status, read_exit_file
@@ -31,10 +32,7 @@ class LocalProcessRunner:
     async def launch(self, job: Job) -> RunHandle:
         with job.stderr_path.open("ab") as stderr:
             proc = await asyncio.create_subprocess_exec(
-                self._python,
-                "-m",
-                "k12ai_worker",
-                str(job.spec_path),
+                *worker_command(job.spec_path, python=self._python),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from k12ai_worker.errors import MissingArtefactError
+from k12ai_contract.errors import MissingArtefactError
 from k12ai_worker.k12cv.config import TrainConfig
 from k12ai_worker.k12cv.models.classifier import ImageClassifier
 from k12ai_worker.training.archive import read_archive, write_archive

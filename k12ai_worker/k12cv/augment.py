@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12cv.specs.transforms import (
     NormalizeSpec,
     RandomCropSpec,

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.utils.data
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12cv.augment import BatchPipeline
 from k12ai_worker.k12cv.images import ImageDecodeError, ImageSet, decode
 from k12ai_worker.k12cv.specs.iterators import IteratorSpec

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12cv.specs.iterators import BasicIteratorSpec, IteratorSpec
 from k12ai_worker.k12cv.specs.models import ModelSpec
 from k12ai_worker.k12cv.specs.readers import DatasetReaderSpec

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12cv.augment import BatchPipeline
 from k12ai_worker.k12cv.batching import (
     CachedSource,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.k12cv.archive import load_model_archive
 from k12ai_worker.k12cv.config import EvaluateParams, TrainConfig
 from k12ai_worker.k12cv.data import batch_source, read_images
 from k12ai_worker.k12cv.metrics import classification_metrics
 from k12ai_worker.k12ml.files import output_path, write_atomic
-from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.evaluation import evaluate
 from k12ai_worker.training.job_params import read_archived_config, read_job_params

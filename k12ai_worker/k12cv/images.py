@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12cv.specs.readers import CsvPixelsSpec, ImageFolderSpec, SklearnDigitsSpec
 
 Pixels = npt.NDArray[np.uint8]

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.k12cv.archive import ModelInputs, load_model_archive
 from k12ai_worker.k12cv.augment import BatchPipeline
 from k12ai_worker.k12cv.batching import PixelBatch
 from k12ai_worker.k12cv.config import PredictParams, TrainConfig
 from k12ai_worker.k12cv.images import ImageDecodeError, Pixels, decode
 from k12ai_worker.k12cv.models.classifier import ImageClassifier
-from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.job_params import read_archived_config, read_job_params
 from k12ai_worker.training.predictions import emit_predictions, prediction_lines

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.k12cv.archive import ModelInputs, build_classifier, save_model_archive
 from k12ai_worker.k12cv.batching import image_size
 from k12ai_worker.k12cv.config import TrainConfig, read_train_config
@@ -17,7 +18,6 @@ from k12ai_worker.k12cv.data import batch_source, read_images
 from k12ai_worker.k12cv.images import ImageSet, sorted_labels
 from k12ai_worker.k12cv.metrics import classification_metrics
 from k12ai_worker.k12cv.models.classifier import ImageClassifier, load_matching
-from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.background import LatestWriter
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.model_training import train_model

@@ -52,9 +52,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.events import EventWriter
 from k12ai_worker.k12ml import config as _config
-from k12ai_worker.spec import JobSpec
 
 __all__ = ["gpus_wanted", "input_paths", "run", "validate"]
 

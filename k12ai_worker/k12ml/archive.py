@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from k12ai_worker.errors import MissingArtefactError
+from k12ai_contract.errors import MissingArtefactError
 from k12ai_worker.k12ml.files import write_atomic
 
 ARCHIVE_NAME = "model.tar.gz"

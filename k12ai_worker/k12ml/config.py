@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12ml.estimators import ParamValue, coerce_params, lookup
 from k12ai_worker.k12ml.values import (
     Section,

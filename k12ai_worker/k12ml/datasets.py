@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12ml.config import BuiltinDataset, CsvDataset, DatasetConfig
 
 Features = npt.NDArray[np.float64]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.events import EventWriter
 from k12ai_worker.k12ml import archive, datasets
 from k12ai_worker.k12ml.archive import TrainedModel
@@ -18,7 +19,6 @@ from k12ai_worker.k12ml.datasets import Table
 from k12ai_worker.k12ml.files import output_path, write_atomic
 from k12ai_worker.k12ml.reporting import info, warnings_as_info
 from k12ai_worker.k12ml.scoring import class_scores, metrics
-from k12ai_worker.spec import JobSpec
 
 
 def run(spec: JobSpec, events: EventWriter, config: EvaluateConfig) -> None:

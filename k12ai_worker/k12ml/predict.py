@@ -13,7 +13,8 @@ import json
 
 import numpy as np
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.events import EventWriter
 from k12ai_worker.k12ml import archive, datasets
 from k12ai_worker.k12ml.archive import TrainedModel
@@ -22,7 +23,6 @@ from k12ai_worker.k12ml.datasets import Features
 from k12ai_worker.k12ml.files import output_path, write_atomic
 from k12ai_worker.k12ml.reporting import info, warnings_as_info
 from k12ai_worker.k12ml.scoring import class_scores
-from k12ai_worker.spec import JobSpec
 
 
 def run(spec: JobSpec, events: EventWriter, config: PredictConfig) -> None:

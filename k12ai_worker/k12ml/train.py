@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.events import EventWriter
 from k12ai_worker.k12ml import archive, datasets
 from k12ai_worker.k12ml.config import CsvDataset, ModelConfig, TrainConfig
@@ -28,7 +29,6 @@ from k12ai_worker.k12ml.datasets import Table
 from k12ai_worker.k12ml.estimators import ESTIMATORS, Estimator
 from k12ai_worker.k12ml.reporting import info, warnings_as_info
 from k12ai_worker.k12ml.scoring import class_scores, metrics
-from k12ai_worker.spec import JobSpec
 
 STAGES = 10
 _PARAMETER_IN_MESSAGE = re.compile(r"The '(\w+)' parameter of ")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 
 
 def describe(value: object) -> str:

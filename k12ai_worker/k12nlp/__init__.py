@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.events import EventWriter
 from k12ai_worker.k12nlp import config as _config
-from k12ai_worker.spec import JobSpec
 from k12ai_worker.training import job_hooks
 from k12ai_worker.training.job_params import config_with_valid_overrides
 from k12ai_worker.training.params import join

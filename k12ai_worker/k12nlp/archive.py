@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from k12ai_worker.errors import MissingArtefactError
+from k12ai_contract.errors import MissingArtefactError
 from k12ai_worker.k12nlp.config import TrainConfig
 from k12ai_worker.k12nlp.models.classifier import TextClassifier
 from k12ai_worker.k12nlp.vocabulary import Vocabulary

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12nlp.iterators import IteratorSpec
 from k12ai_worker.k12nlp.readers import DatasetReaderSpec
 from k12ai_worker.k12nlp.specs.models import ModelSpec

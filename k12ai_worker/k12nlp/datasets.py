@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12nlp.dataset import IndexedDataset, UnknownLabelError
 from k12ai_worker.k12nlp.indexers import TokenIndexerSpec
 from k12ai_worker.k12nlp.readers import DataFormatError, DatasetReaderSpec, Instance

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.k12ml.files import output_path, write_atomic
 from k12ai_worker.k12nlp.archive import load_model_archive
 from k12ai_worker.k12nlp.batching import TextBatchSource
 from k12ai_worker.k12nlp.config import EvaluateParams, TrainConfig
 from k12ai_worker.k12nlp.datasets import index_instances, read_instances
 from k12ai_worker.k12nlp.metrics import classification_metrics
-from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.evaluation import evaluate
 from k12ai_worker.training.job_params import read_archived_config, read_job_params

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.k12nlp.archive import load_model_archive
 from k12ai_worker.k12nlp.batching import TextBatch
 from k12ai_worker.k12nlp.config import PredictParams, TrainConfig
@@ -23,7 +24,6 @@ from k12ai_worker.k12nlp.dataset import IndexedDataset, IntArray
 from k12ai_worker.k12nlp.iterators import BasicIteratorSpec
 from k12ai_worker.k12nlp.models.classifier import TextClassifier
 from k12ai_worker.k12nlp.readers import Instance
-from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.job_params import read_archived_config, read_job_params
 from k12ai_worker.training.predictions import emit_predictions, prediction_lines

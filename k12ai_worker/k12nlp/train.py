@@ -9,6 +9,7 @@ from itertools import chain
 import numpy as np
 import torch
 
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.k12nlp.archive import save_model_archive
 from k12ai_worker.k12nlp.batching import TextBatchSource
 from k12ai_worker.k12nlp.config import TrainConfig, read_train_config
@@ -16,7 +17,6 @@ from k12ai_worker.k12nlp.datasets import index_instances, read_instances
 from k12ai_worker.k12nlp.metrics import classification_metrics
 from k12ai_worker.k12nlp.readers import Instance
 from k12ai_worker.k12nlp.vocabulary import LABELS, Vocabulary
-from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.model_training import train_model
 from k12ai_worker.training.reporting import EventSink

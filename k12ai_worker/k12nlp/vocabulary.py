@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12nlp.indexers import TokenIndexerSpec
 from k12ai_worker.k12nlp.readers.base import Instance
 from k12ai_worker.training.params import join

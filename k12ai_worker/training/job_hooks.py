@@ -12,17 +12,15 @@ import importlib
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.events import EventWriter
-from k12ai_worker.spec import JobSpec
 from k12ai_worker.training.job_params import (
     config_with_valid_overrides,
     read_job_params,
     read_train_config,
     validate_overrides,
 )
-
-JOB_KINDS = ("train", "evaluate", "predict")
 
 
 class JobRunner(Protocol):
@@ -59,7 +57,7 @@ def gpus_wanted(kind: str, params: Mapping[str, Any]) -> int:
 
 def run_job(package: str, spec: JobSpec, events: EventWriter) -> None:
     """Runs ``spec`` with ``<package>.<kind>.run_<kind>``, importing only that module."""
-    if spec.kind not in JOB_KINDS:
-        raise ConfigError("", f"{package.rpartition('.')[2]} has no {spec.kind!r} jobs")
-    runner: JobRunner = getattr(importlib.import_module(f"{package}.{spec.kind}"), f"run_{spec.kind}")
+    runner: JobRunner = getattr(
+        importlib.import_module(f"{package}.{spec.kind.value}"), f"run_{spec.kind.value}"
+    )
     runner(spec, events)

@@ -18,7 +18,7 @@ import types
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.training.registry import Registry
 
 T = TypeVar("T")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.training.params import join
 from k12ai_worker.training.trainer_config import TrainerSpec
 

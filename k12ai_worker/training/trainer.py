@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import torch
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.training.metrics import Average, DeferredUpdates, Metric
 from k12ai_worker.training.reporting import EventSink, MetricsThrottle
 from k12ai_worker.training.schedulers import EpochStep

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.training.optimizers import OptimizerSpec
 from k12ai_worker.training.params import join
 from k12ai_worker.training.schedulers import SchedulerSpec

@@ -12,7 +12,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from k12ai_server.jobs.model import Job, JobIdentity, JobKind, JobState
+from k12ai_contract.jobs import JobKind, JobState
+from k12ai_server.jobs.model import Job, JobIdentity
 from k12ai_server.runners.docker_options import (
     ContainerUser,
     InputOutsideRootsError,

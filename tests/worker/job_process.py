@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from k12ai_worker.spec import JobSpec
+from k12ai_contract.jobs import JobKind
+from k12ai_contract.spec import JobSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +61,7 @@ def run_job(
     job_dir = work / f"job{number}"
     job_dir.mkdir(parents=True)
     spec = JobSpec(
-        job_id=f"job{number}", service_name=service, kind=kind, op=f"{kind}.start", user="test",
+        job_id=f"job{number}", service_name=service, kind=JobKind(kind), user="test",
         service_uuid="123456", params=params, cache_dir=cache, events_path=job_dir / "events.jsonl",
     )  # fmt: skip
     spec.dump(job_dir / "spec.json")

@@ -21,7 +21,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import k12ai_worker.k12cv as k12cv
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from tests.worker import job_process
 from tests.worker.job_process import Job
 

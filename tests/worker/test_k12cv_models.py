@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12cv.augment import BatchPipeline
 from k12ai_worker.k12cv.models.classifier import load_matching
 from k12ai_worker.k12cv.specs.models import ModelSpec

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12cv.images import decode, sorted_labels
 from k12ai_worker.k12cv.specs.readers import DatasetReaderSpec
 from k12ai_worker.training.params import parse

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import k12ai_worker.k12ml as k12ml
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from tests.worker import job_process
 from tests.worker.job_process import Job
 

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 import k12ai_worker.k12nlp as k12nlp
-from k12ai_worker.errors import ConfigError
-from k12ai_worker.spec import JobSpec
+from k12ai_contract.errors import ConfigError
+from k12ai_contract.jobs import JobKind
+from k12ai_contract.spec import JobSpec
 from tests.worker import job_process
 from tests.worker.job_process import Job
 
@@ -341,7 +342,7 @@ def test_text_classification_json_with_basic_classifiers(tmp_path: Path) -> None
 
         cache = tmp_path / f"cache{i}"
         spec = JobSpec(
-            job_id="j", service_name="k12nlp", kind="train", op="train.start", user="t", service_uuid="u",
+            job_id="j", service_name="k12nlp", kind=JobKind.TRAIN, user="t", service_uuid="u",
             params=params, cache_dir=cache, events_path=tmp_path / "unused",
         )  # fmt: skip
         run_train(spec, sink)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.training.metrics import CategoricalAccuracy, Metric
 from k12ai_worker.training.optimizers import OptimizerSpec, SgdSpec
 from k12ai_worker.training.params import parse

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12cv.specs.transforms import TransformSpec, check_size, size_pair
 from k12ai_worker.training.params import join
 from k12ai_worker.training.registry import Registry

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12nlp.glove import read_vectors
 from k12ai_worker.training.reporting import EventSink
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12nlp.readers.base import DataFormatError, DatasetReaderSpec, Instance
 from k12ai_worker.k12nlp.tokenizers import TokenizerSpec, WordTokenizerSpec
 from k12ai_worker.training.params import join

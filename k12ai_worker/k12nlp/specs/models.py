@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from k12ai_worker.errors import ConfigError
+from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12nlp.specs.embedders import TextFieldEmbedderSpec
 from k12ai_worker.k12nlp.specs.encoders import Seq2SeqEncoderSpec, Seq2VecEncoderSpec
 from k12ai_worker.k12nlp.specs.layers import FeedForwardSpec, MaxoutSpec

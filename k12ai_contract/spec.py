@@ -7,23 +7,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from k12ai_contract.jobs import JobKind
+from k12ai_contract.rundir import MODEL_ARCHIVE
+
 
 @dataclass(frozen=True, kw_only=True)
 class JobSpec:
     job_id: str
     service_name: str
-    # "train", "evaluate" or "predict".
-    kind: str
-    op: str
+    kind: JobKind
     user: str
     service_uuid: str
     params: dict[str, Any]
-    # Where artefacts live: model.tar.gz is written (train) or read here.
+    # Where artefacts live: the model archive is written (train) or read here.
     cache_dir: Path
-    # JSON lines the server ingests; see events.EventWriter.
+    # JSON lines the server ingests; see k12ai_contract.events.
     events_path: Path
     # GPU ids the runner gave this job; empty means CPU only.
     devices: list[int] = field(default_factory=list)
+
+    @property
+    def op(self) -> str:
+        return self.kind.start_op
+
+    @property
+    def model_archive(self) -> Path:
+        return self.cache_dir / MODEL_ARCHIVE
 
     @classmethod
     def load(cls, path: Path) -> JobSpec:
@@ -31,8 +40,7 @@ class JobSpec:
         return cls(
             job_id=raw["job_id"],
             service_name=raw["service_name"],
-            kind=raw["kind"],
-            op=raw["op"],
+            kind=JobKind(raw["kind"]),
             user=raw["user"],
             service_uuid=raw["service_uuid"],
             params=raw["params"],
@@ -45,8 +53,7 @@ class JobSpec:
         raw = {
             "job_id": self.job_id,
             "service_name": self.service_name,
-            "kind": self.kind,
-            "op": self.op,
+            "kind": self.kind.value,
             "user": self.user,
             "service_uuid": self.service_uuid,
             "params": self.params,
@@ -55,7 +62,3 @@ class JobSpec:
             "devices": self.devices,
         }
         path.write_text(json.dumps(raw), encoding="utf-8")
-
-    @property
-    def model_archive(self) -> Path:
-        return self.cache_dir / "model.tar.gz"

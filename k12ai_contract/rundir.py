@@ -1,0 +1,34 @@
+"""The files of a job's run directory, which the server and the worker both use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# What training leaves in the project's cache directory and evaluate/predict read (the seed's name).
+MODEL_ARCHIVE = "model.tar.gz"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def spec(self) -> Path:
+        """The job spec the server writes before the worker starts."""
+        return self.path / "spec.json"
+
+    @property
+    def events(self) -> Path:
+        """Event lines the worker appends (its durable spool) and the server ingests."""
+        return self.path / "events.jsonl"
+
+    @property
+    def stderr(self) -> Path:
+        """The worker's stdout and stderr."""
+        return self.path / "stderr.log"
+
+    @property
+    def exit_code(self) -> Path:
+        """Written by the worker as it exits, read by a server that was not its parent."""
+        return self.path / "exit_code"
