@@ -17,6 +17,12 @@ from typing import Any
 ENVELOPE_VERSION = "0.1.0"
 # A longer line is not an event but a runaway worker.
 MAX_LINE_BYTES = 4 * 1024 * 1024
+# SQLite's INTEGER, and what every reader can hold: a timestamp or an integer in a payload
+# beyond it is refused rather than failing later in the store or in a reader.
+_INT_LIMIT = 2**63
+# Nesting of a payload: each level is two protobuf messages (Value, then Struct or ListValue),
+# and protobuf parses at most 100 levels of an Event inside a WatchResponse.
+MAX_PAYLOAD_DEPTH = 32
 
 
 class EventType(enum.StrEnum):
@@ -41,6 +47,8 @@ class WorkerEvent:
     type: str
     timestamp: int
     payload: Any
+    # ``payload`` as stored (see ``payload_text``), made once while the line is checked.
+    payload_json: str = ""
 
 
 def now_ms() -> int:
@@ -56,17 +64,72 @@ def encode_event_line(type: str, payload: Any, *, timestamp: int | None = None) 
 
 
 def parse_event_line(line: bytes) -> WorkerEvent:
-    """The event of one complete line; InvalidEventLineError naming what is wrong with it."""
+    """The event of one complete line; InvalidEventLineError naming what is wrong with it.
+
+    Refuses everything the server could not store or send on: besides lines that are not
+    JSON or not an event, the constants ``NaN`` and ``Infinity`` (Python's json accepts
+    them, JSON does not), numbers that overflow a double, integers beyond 64 bits,
+    strings with lone surrogates (not UTF-8), payloads nested deeper than
+    ``MAX_PAYLOAD_DEPTH`` and lines longer than ``MAX_LINE_BYTES``.
+    """
+    if len(line) > MAX_LINE_BYTES:
+        raise InvalidEventLineError(f"event line of {len(line)} bytes, longer than {MAX_LINE_BYTES}")
     try:
-        raw = json.loads(line)
-    except ValueError as exc:
-        raise InvalidEventLineError(f"not JSON: {line[:200]!r}") from exc
+        raw = json.loads(line, parse_constant=_refuse_constant, parse_int=_int64)
+    except _OutOfRangeError as exc:
+        raise InvalidEventLineError(f"{exc}: {line[:200]!r}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidEventLineError(f"not JSON ({type(exc).__name__}): {line[:200]!r}") from None
     if not isinstance(raw, dict) or raw.get("type") not in EVENT_TYPES or "payload" not in raw:
         raise InvalidEventLineError(f"not an event: {line[:200]!r}")
     timestamp = raw.get("timestamp")
-    if not isinstance(timestamp, int) or isinstance(timestamp, bool):
-        raise InvalidEventLineError(f"event without an integer timestamp: {line[:200]!r}")
-    return WorkerEvent(raw["type"], timestamp, raw["payload"])
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp < 0:
+        raise InvalidEventLineError(f"event without a non-negative integer timestamp: {line[:200]!r}")
+    payload = raw["payload"]
+    if _depth(payload) > MAX_PAYLOAD_DEPTH:
+        raise InvalidEventLineError(f"payload nested deeper than {MAX_PAYLOAD_DEPTH} levels: {line[:200]!r}")
+    try:
+        text = payload_text(payload)
+        # A lone surrogate ("\ud800") parses, but is no UTF-8 text.
+        text.encode("utf-8")
+    except ValueError as exc:
+        # 1e400 parses as infinity, which JSON cannot write back.
+        raise InvalidEventLineError(f"payload cannot be stored as JSON ({exc}): {line[:200]!r}") from None
+    return WorkerEvent(raw["type"], timestamp, payload, text)
+
+
+def payload_text(payload: Any) -> str:
+    """A worker's payload as the server stores it: compact JSON text, no NaN or Infinity."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in ``value`` (0 for a scalar)."""
+    if not isinstance(value, dict | list):
+        return 0
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+class _OutOfRangeError(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _OutOfRangeError(f"{name} is not a JSON number")
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -_INT_LIMIT <= value < _INT_LIMIT:
+        raise _OutOfRangeError(f"integer {text[:40]} does not fit in 64 bits")
+    return value
 
 
 def datetime_text(timestamp_ms: int) -> str:
