@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ _INT_LIMIT = 2**63
 # Nesting of a payload: each level is two protobuf messages (Value, then Struct or ListValue),
 # and protobuf parses at most 100 levels of an Event inside a WatchResponse.
 MAX_PAYLOAD_DEPTH = 32
+_LONG_DIGITS = re.compile(rb"\d{19}")
 
 
 class EventType(enum.StrEnum):
@@ -75,7 +77,9 @@ def parse_event_line(line: bytes) -> WorkerEvent:
     if len(line) > MAX_LINE_BYTES:
         raise InvalidEventLineError(f"event line of {len(line)} bytes, longer than {MAX_LINE_BYTES}")
     try:
-        raw = json.loads(line, parse_constant=_refuse_constant, parse_int=_int64)
+        # A number of 19 digits or more may not fit in 64 bits: only such lines pay for the check.
+        decoder = _CHECK_INTS if _LONG_DIGITS.search(line) else _DECODER
+        raw = decoder.decode(line.decode("utf-8"))
     except _OutOfRangeError as exc:
         raise InvalidEventLineError(f"{exc}: {line[:200]!r}") from None
     except (ValueError, RecursionError) as exc:
@@ -86,12 +90,14 @@ def parse_event_line(line: bytes) -> WorkerEvent:
     if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp < 0:
         raise InvalidEventLineError(f"event without a non-negative integer timestamp: {line[:200]!r}")
     payload = raw["payload"]
-    if _depth(payload) > MAX_PAYLOAD_DEPTH:
+    # Nesting needs an opening bracket a level: a line with few cannot be too deep.
+    if line.count(b"[") + line.count(b"{") > MAX_PAYLOAD_DEPTH and _depth(payload) > MAX_PAYLOAD_DEPTH:
         raise InvalidEventLineError(f"payload nested deeper than {MAX_PAYLOAD_DEPTH} levels: {line[:200]!r}")
     try:
         text = payload_text(payload)
-        # A lone surrogate ("\ud800") parses, but is no UTF-8 text.
-        text.encode("utf-8")
+        if not text.isascii():
+            # A lone surrogate ("\ud800") parses, but is no UTF-8 text.
+            text.encode("utf-8")
     except ValueError as exc:
         # 1e400 parses as infinity, which JSON cannot write back.
         raise InvalidEventLineError(f"payload cannot be stored as JSON ({exc}): {line[:200]!r}") from None
@@ -100,7 +106,7 @@ def parse_event_line(line: bytes) -> WorkerEvent:
 
 def payload_text(payload: Any) -> str:
     """A worker's payload as the server stores it: compact JSON text, no NaN or Infinity."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(payload)
 
 
 def _depth(value: Any) -> int:
@@ -130,6 +136,12 @@ def _int64(text: str) -> int:
     if not -_INT_LIMIT <= value < _INT_LIMIT:
         raise _OutOfRangeError(f"integer {text[:40]} does not fit in 64 bits")
     return value
+
+
+# Made once: json.loads and json.dumps with options build a new coder every call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_CHECK_INTS = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_int64)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def datetime_text(timestamp_ms: int) -> str:

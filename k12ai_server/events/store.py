@@ -21,25 +21,20 @@ class EventStore:
     @staticmethod
     def insert(conn: sqlite3.Connection, events: Sequence[EventRecord]) -> list[EventRecord]:
         """Store events in the caller's transaction; each comes back with its seq."""
-        stored: list[EventRecord] = []
-        for event in events:
-            cursor = conn.execute(
-                "INSERT INTO events (job_id, type, tag, op, user, service_uuid, timestamp, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.job_id,
-                    event.type,
-                    event.tag,
-                    event.op,
-                    event.user,
-                    event.service_uuid,
-                    event.timestamp,
-                    event.payload_json(),
-                ),
-            )
-            assert cursor.lastrowid is not None
-            stored.append(event.with_seq(cursor.lastrowid))
-        return stored
+        if not events:
+            return []
+        conn.executemany(
+            "INSERT INTO events (job_id, type, tag, op, user, service_uuid, timestamp, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (e.job_id, e.type, e.tag, e.op, e.user, e.service_uuid, e.timestamp, e.payload_json())
+                for e in events
+            ],
+        )
+        # One writer, inside one transaction: the rows took consecutive seqs, ending at the last one.
+        last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        first = last - len(events) + 1
+        return [event.with_seq(first + i) for i, event in enumerate(events)]
 
     def read(self, *, after_seq: int, where: EventFilter, limit: int) -> list[EventRecord]:
         clause, args = where.sql()

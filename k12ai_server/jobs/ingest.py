@@ -40,9 +40,9 @@ from k12ai_contract.events import (
     WorkerEvent,
     parse_event_line,
 )
-from k12ai_contract.jobs import JobState
 from k12ai_server.events.log import EventLog
-from k12ai_server.jobs.job_events import worker_event
+from k12ai_server.events.record import EventRecord
+from k12ai_server.jobs.job_events import worker_events
 from k12ai_server.jobs.model import Job
 from k12ai_server.jobs.store import JobStore, OffsetMovedError
 
@@ -79,10 +79,13 @@ class _Feed:
 
 @dataclass(frozen=True)
 class _Chunk:
-    events: list[WorkerEvent]
+    records: list[EventRecord]
     # Offset in the file just after the last line taken (before the invalid one, if any).
     end: int
     invalid: str = ""
+    # When the worker said it runs (0: not in this chunk), and its last error's message.
+    running_at: int = 0
+    last_error: str = ""
 
 
 class EventIngest:
@@ -102,12 +105,13 @@ class EventIngest:
                     raise OffsetGapError(
                         f"job {job_id}: data starts at byte {offset}, but only {feed.offset} are stored"
                     )
-                chunk = await asyncio.to_thread(_parse_chunk, data, start, feed.offset)
-                if chunk.end > feed.offset:
+                chunk = await asyncio.to_thread(_parse_chunk, feed.job, data, start, feed.offset)
+                progressed = chunk.end > feed.offset
+                if progressed:
                     await self._store(feed, chunk)
                 if chunk.invalid:
                     self._fail(feed, f"the worker wrote an invalid event: {chunk.invalid}")
-                if chunk.end == feed.offset:
+                if not progressed:
                     break
             if len(data) - (feed.offset - offset) > MAX_LINE_BYTES:
                 self._fail(feed, f"the worker wrote an event line longer than {MAX_LINE_BYTES} bytes")
@@ -135,34 +139,20 @@ class EventIngest:
         return feed
 
     async def _store(self, feed: _Feed, chunk: _Chunk) -> None:
-        job = feed.job
-        running_at = next(
-            (
-                e.timestamp
-                for e in chunk.events
-                if e.type == EventType.STATUS and _state(e) == JobState.RUNNING
-            ),
-            0,
-        )
+        job_id = feed.job.job_id
+        offset = JobStore.ingested(job_id, before=feed.offset, after=chunk.end, running_at=chunk.running_at)
         try:
-            await self._events.append(
-                [worker_event(job, e) for e in chunk.events],
-                alongside=JobStore.ingested(
-                    job.job_id, before=feed.offset, after=chunk.end, running_at=running_at
-                ),
-            )
+            await self._events.append(chunk.records, alongside=offset)
         except OffsetMovedError:
             # Another feeder (or a cancelled call whose commit went through) got there first.
-            current = self._jobs.get(job.job_id)
+            current = self._jobs.get(job_id)
             if current is None or current.state.is_terminal():
-                self.forget(job.job_id)
-                raise JobNotIngestingError(f"job {job.job_id} ended; it takes no more events") from None
+                self.forget(job_id)
+                raise JobNotIngestingError(f"job {job_id} ended; it takes no more events") from None
             feed.offset = current.events_offset
             return
         feed.offset = chunk.end
-        errors = [e for e in chunk.events if e.type == EventType.ERROR and isinstance(e.payload, dict)]
-        if errors:
-            feed.last_error = str(errors[-1].payload.get("message", ""))
+        feed.last_error = chunk.last_error or feed.last_error
 
     def _fail(self, feed: _Feed, reason: str) -> None:
         log.error("job %s: %s", feed.job.job_id, reason)
@@ -170,7 +160,7 @@ class EventIngest:
         raise InvalidEventsError(reason)
 
 
-def _parse_chunk(data: bytes, start: int, offset: int) -> _Chunk:
+def _parse_chunk(job: Job, data: bytes, start: int, offset: int) -> _Chunk:
     """Complete lines of ``data`` from ``start`` (at ``offset`` in the file), about CHUNK_BYTES of them."""
     if start >= len(data):
         return _Chunk([], offset)
@@ -182,14 +172,21 @@ def _parse_chunk(data: bytes, start: int, offset: int) -> _Chunk:
             return _Chunk([], offset)
     events: list[WorkerEvent] = []
     end = offset
+    invalid = ""
     for line in data[start:cut].split(b"\n"):
         if line.strip():
             try:
                 events.append(parse_event_line(line))
             except InvalidEventLineError as exc:
-                return _Chunk(events, end, str(exc))
+                invalid = str(exc)
+                break
         end += len(line) + 1
-    return _Chunk(events, end)
+    running_at = next(
+        (e.timestamp for e in events if e.type == EventType.STATUS and _state(e) == "running"), 0
+    )
+    errors = [e.payload for e in events if e.type == EventType.ERROR and isinstance(e.payload, dict)]
+    last_error = str(errors[-1].get("message", "")) if errors else ""
+    return _Chunk(worker_events(job, events), end, invalid, running_at, last_error)
 
 
 def _state(event: WorkerEvent) -> object:

@@ -26,7 +26,7 @@ from k12ai_contract.jobs import JobState
 from k12ai_contract.rundir import RunDir
 from k12ai_contract.spec import JobSpec
 from k12ai_server.events.log import EventLog
-from k12ai_server.jobs.job_events import worker_event
+from k12ai_server.jobs.job_events import worker_events
 from k12ai_server.jobs.model import Job, JobIdentity
 from k12ai_server.jobs.store import JobStore
 from k12ai_server.runners.base import FoundWorker, RunHandle, Runner
@@ -136,7 +136,7 @@ class JobRecovery:
             {"message": "taken back from its run directory: the state database had no record of this job"},
         )
         try:
-            await self._events.append([worker_event(job, note)], alongside=JobStore.inserting(job))
+            await self._events.append(worker_events(job, [note]), alongside=JobStore.inserting(job))
         except sqlite3.IntegrityError:
             log.error("job %s: another live job holds %s", job_id, job.identity.name)
             return job, False
