@@ -81,8 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-running-jobs", type=int, default=4)
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        slots = ("--max-running-jobs", str(args.max_running_jobs))
-        slots += ("--max-running-jobs-per-user", str(args.max_running_jobs))
+        slots = (
+            *("--max-running-jobs", str(args.max_running_jobs)),
+            *("--max-running-jobs-per-user", str(args.max_running_jobs)),
+        )
         with k12ai_server_process(Path(tmp), *slots) as server:
             asyncio.run(run(server.target, server.pid, args.jobs, args.watchers))
 
