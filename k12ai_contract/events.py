@@ -150,9 +150,21 @@ def datetime_text(timestamp_ms: int) -> str:
 
 
 def envelope(
-    *, type: str, tag: str, op: str, user: str, service_uuid: str, timestamp: int, payload: Any
+    *,
+    type: str,
+    tag: str,
+    op: str,
+    user: str,
+    service_uuid: str,
+    timestamp: int,
+    payload: Any,
+    datetime: str | None = None,
 ) -> dict[str, Any]:
-    """The seed's JSON shape of an event: the payload sits under the key named by ``type``."""
+    """The seed's JSON shape of an event: the payload sits under the key named by ``type``.
+
+    ``datetime`` defaults to ``timestamp`` in this machine's local time; a client passes the
+    server's text, so the envelope reads the same wherever it is rebuilt.
+    """
     return {
         "version": ENVELOPE_VERSION,
         "type": type,
@@ -161,6 +173,6 @@ def envelope(
         "user": user,
         "service_uuid": service_uuid,
         "timestamp": timestamp,
-        "datetime": datetime_text(timestamp),
+        "datetime": datetime_text(timestamp) if datetime is None else datetime,
         type: payload,
     }
