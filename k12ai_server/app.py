@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
 
@@ -10,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platform_pb2_grpc
+from k12ai_server.api.closing import ServerClosing
 from k12ai_server.api.framework import FrameworkServicer
 from k12ai_server.api.platform import PlatformServicer
 from k12ai_server.config import ServerConfig
@@ -17,6 +20,7 @@ from k12ai_server.events.bus import EventBus
 from k12ai_server.events.log import EventLog
 from k12ai_server.events.store import EventStore
 from k12ai_server.gateway import GatewayTls, RestGateway
+from k12ai_server.gateway.limits import HttpTimeouts
 from k12ai_server.jobs.gpus import GpuAllocator
 from k12ai_server.jobs.service import JobPaths, JobService
 from k12ai_server.jobs.store import JobStore
@@ -27,8 +31,9 @@ from k12ai_server.runners.base import Runner
 from k12ai_server.runners.local import LocalProcessRunner
 from k12ai_server.security.auth import Authenticator
 from k12ai_server.security.policy import load_tokens
-from k12ai_server.security.tls import bind
+from k12ai_server.security.tls import SERVER_OPTIONS, bind
 from k12ai_server.state.db import open_database
+from k12ai_server.state.lock import StateDirLock
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +59,13 @@ class Server:
         runner: Runner,
         conn: sqlite3.Connection,
         gateway: RestGateway,
+        closing: ServerClosing,
+        lock: StateDirLock,
         consul: ConsulLink | None = None,
     ) -> None:
         self.config = config
+        self._closing = closing
+        self._lock = lock
         self.grpc_port = grpc_port
         self.gateway = gateway
         self.http_port = gateway.port
@@ -72,10 +81,30 @@ class Server:
     @classmethod
     async def start(cls, config: ServerConfig, *, runner: Runner | None = None) -> Server:
         auth = Authenticator(load_tokens(config))
+        # Before anything in the state directory is touched: one server per directory.
+        lock = StateDirLock.acquire(config.state_dir)
+        async with contextlib.AsyncExitStack() as undo:
+            # Whatever started is given back if a later step fails.
+            undo.callback(lock.release)
+            server = await cls._start(config, runner, auth, lock, undo)
+            undo.pop_all()
+        return server
+
+    @classmethod
+    async def _start(
+        cls,
+        config: ServerConfig,
+        runner: Runner | None,
+        auth: Authenticator,
+        lock: StateDirLock,
+        undo: contextlib.AsyncExitStack,
+    ) -> Server:
         conn = open_database(config.state_dir)
+        undo.callback(conn.close)
         events = EventLog(EventStore(conn), EventBus(queue_size=config.subscriber_queue_size))
         gpus = NvmlGpus()
         runner = runner or _make_runner(config)
+        undo.push_async_callback(runner.close)
         jobs = JobService(
             jobs=JobStore(conn),
             events=events,
@@ -90,19 +119,23 @@ class Server:
         )
         config.data_root.mkdir(parents=True, exist_ok=True)
         sampler.start()
+        undo.push_async_callback(sampler.close)
 
         grpc_server = grpc.aio.server(
             options=[
+                *SERVER_OPTIONS,
                 ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
                 ("grpc.max_send_message_length", MAX_SEND_BYTES),
             ]
         )
+        closing = ServerClosing()
         framework = FrameworkServicer(
             jobs=jobs,
             events=events,
             auth=auth,
             data_roots=config.data_roots,
             heartbeat_s=config.heartbeat_s,
+            closing=closing,
         )
         platform = PlatformServicer(sampler=sampler, jobs=jobs, events=events, auth=auth)
         framework_pb2_grpc.add_FrameworkServicer_to_server(framework, grpc_server)
@@ -112,6 +145,9 @@ class Server:
             dict(zip(SERVICE_NAMES, (framework, platform), strict=True)),
             max_body_bytes=MAX_RECEIVE_BYTES,
             cors_origins=config.cors_origins,
+            timeouts=HttpTimeouts(
+                header_timeout_s=config.http_header_timeout_s, shutdown_timeout_s=config.shutdown_grace_s
+            ),
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
@@ -120,15 +156,10 @@ class Server:
         )
         port = bind(grpc_server, config)
         await grpc_server.start()
-        try:
-            await gateway.start(config.host, config.http_port, tls=_gateway_tls(config))
-        except OSError:
-            # The REST port is taken (or not ours to bind): give back what started, then say so.
-            await grpc_server.stop(0)
-            await sampler.close()
-            await runner.close()
-            conn.close()
-            raise
+        undo.push_async_callback(grpc_server.stop, 0)
+        # A taken REST port fails here, and the steps above are undone.
+        await gateway.start(config.host, config.http_port, tls=_gateway_tls(config))
+        undo.push_async_callback(gateway.stop)
         consul = None
         if config.consul.enabled:
             consul = await ConsulLink.start(
@@ -164,14 +195,20 @@ class Server:
             conn=conn,
             gateway=gateway,
             consul=consul,
+            closing=closing,
+            lock=lock,
         )
 
-    async def stop(self, grace_s: float = 2.0) -> None:
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop serving: open streams end at once, other calls get ``grace_s`` (the configured
+        ``shutdown_grace_s`` by default) to finish."""
+        grace_s = self.config.shutdown_grace_s if grace_s is None else grace_s
+        # Streams first: neither transport's stop would end a Watch that follows a live job.
+        self._closing.close()
         if self.consul is not None:
             # Out of the catalog first, so nobody is sent to a server that is going away.
             await self.consul.deregister()
-        await self.gateway.stop()
-        await self._grpc.stop(grace_s)
+        await asyncio.gather(self.gateway.stop(), self._grpc.stop(grace_s))
         await self.jobs.close()
         await self._sampler.close()
         await self._runner.close()
@@ -179,6 +216,7 @@ class Server:
             # After the jobs: their last events are mirrored before the link closes.
             await self.consul.close()
         self._conn.close()
+        self._lock.release()
 
 
 def _gateway_tls(config: ServerConfig) -> GatewayTls | None:

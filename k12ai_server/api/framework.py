@@ -14,6 +14,7 @@ from k12ai_contract.errors import ConfigError
 from k12ai_contract.jobs import JobKind, JobState
 from k12ai_contract.rundir import MODEL_ARCHIVE
 from k12ai_server.api import replies
+from k12ai_server.api.closing import ServerClosedError, ServerClosing
 from k12ai_server.api.convert import EventMessages, job_message
 from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import (
@@ -52,8 +53,10 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         auth: Authenticator,
         data_roots: Sequence[Path],
         heartbeat_s: float,
+        closing: ServerClosing,
     ) -> None:
         self._jobs = jobs
+        self._closing = closing
         self._auth = auth
         self._events = events
         self._data_roots = data_roots
@@ -162,8 +165,18 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             after_seq=request.after_seq,
             heartbeat_s=self._heartbeat_s,
         )
-        async for item in follow(self._events.store, self._events.bus, watch, self._terminal_state):
-            yield self._watch_response(item)
+        last_seq = request.after_seq
+        batches = follow(self._events.store, self._events.bus, watch, self._terminal_state)
+        try:
+            async for item in self._closing.until_closed(batches):
+                if item.events:
+                    last_seq = item.events[-1].seq
+                yield self._watch_response(item)
+        except ServerClosedError:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"the server is shutting down; watch again with after_seq={last_seq} to resume",
+            )
 
     async def _owned_job(
         self, job_id: str, principal: Principal, context: grpc.aio.ServicerContext[Any, Any]

@@ -7,11 +7,12 @@ import logging
 
 from k12ai_server.config import ServerConfig
 from k12ai_server.security.tokens import TokenStore
+from k12ai_server.start_errors import StartRefusedError
 
 log = logging.getLogger(__name__)
 
 
-class InsecureConfigError(Exception):
+class InsecureConfigError(StartRefusedError):
     pass
 
 
