@@ -7,8 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from k12ai_contract.data_access import DataAccess
 from k12ai_contract.jobs import JobKind
 from k12ai_contract.rundir import MODEL_ARCHIVE
+
+# service_params, and any JSON text inside them, nest at most this deep: configs are small
+# documents, and deeper nesting only serves to exhaust a parser's stack.
+MAX_PARAMS_DEPTH = 16
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +30,9 @@ class JobSpec:
     events_path: Path
     # GPU ids the runner gave this job; empty means CPU only.
     devices: list[int] = field(default_factory=list)
+    # The data roots, resolved: the worker opens inputs under these only (see data_access);
+    # none: no input file may be opened.
+    data_roots: tuple[Path, ...] = ()
 
     @property
     def op(self) -> str:
@@ -33,6 +41,11 @@ class JobSpec:
     @property
     def model_archive(self) -> Path:
         return self.cache_dir / MODEL_ARCHIVE
+
+    @property
+    def data_access(self) -> DataAccess:
+        """What this job may read: its user's share of the data roots (its cache directory included)."""
+        return DataAccess.of(self.data_roots, self.user)
 
     @classmethod
     def load(cls, path: Path) -> JobSpec:
@@ -47,6 +60,7 @@ class JobSpec:
             cache_dir=Path(raw["cache_dir"]),
             events_path=Path(raw["events_path"]),
             devices=list(raw.get("devices", [])),
+            data_roots=tuple(Path(p) for p in raw.get("data_roots", [])),
         )
 
     def dump(self, path: Path) -> None:
@@ -60,5 +74,6 @@ class JobSpec:
             "cache_dir": str(self.cache_dir),
             "events_path": str(self.events_path),
             "devices": self.devices,
+            "data_roots": [str(p) for p in self.data_roots],
         }
         path.write_text(json.dumps(raw), encoding="utf-8")

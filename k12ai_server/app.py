@@ -12,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platform_pb2_grpc
+from k12ai_server.api.boundary import UndecodableRequestInterceptor, guard_servicer
 from k12ai_server.api.closing import ServerClosing
 from k12ai_server.api.framework import FrameworkServicer
 from k12ai_server.api.platform import PlatformServicer
@@ -40,10 +41,11 @@ log = logging.getLogger(__name__)
 # A request is a config (params are capped at 256 KiB); replies and event batches may be larger.
 MAX_RECEIVE_BYTES = 4 * 1024 * 1024
 MAX_SEND_BYTES = 16 * 1024 * 1024
-SERVICE_NAMES = (
-    framework_pb2.DESCRIPTOR.services_by_name["Framework"].full_name,
-    platform_pb2.DESCRIPTOR.services_by_name["Platform"].full_name,
+SERVICES = (
+    framework_pb2.DESCRIPTOR.services_by_name["Framework"],
+    platform_pb2.DESCRIPTOR.services_by_name["Platform"],
 )
+SERVICE_NAMES = tuple(service.full_name for service in SERVICES)
 
 
 class Server:
@@ -110,7 +112,9 @@ class Server:
             events=events,
             runner=runner,
             gpus=GpuAllocator(list(range(config.fake_gpus)) if config.fake_gpus else gpus.inventory()),
-            paths=JobPaths(data_root=config.data_root, state_dir=config.state_dir),
+            paths=JobPaths(
+                data_root=config.data_root, state_dir=config.state_dir, data_roots=config.data_roots
+            ),
             stop_grace_s=config.stop_grace_s,
             max_running=config.max_running_jobs,
         )
@@ -122,11 +126,12 @@ class Server:
         undo.push_async_callback(sampler.close)
 
         grpc_server = grpc.aio.server(
+            interceptors=[UndecodableRequestInterceptor()],
             options=[
                 *SERVER_OPTIONS,
                 ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
                 ("grpc.max_send_message_length", MAX_SEND_BYTES),
-            ]
+            ],
         )
         closing = ServerClosing()
         framework = FrameworkServicer(
@@ -138,6 +143,8 @@ class Server:
             closing=closing,
         )
         platform = PlatformServicer(sampler=sampler, jobs=jobs, events=events, auth=auth)
+        for servicer, service in zip((framework, platform), SERVICES, strict=True):
+            guard_servicer(servicer, service)
         framework_pb2_grpc.add_FrameworkServicer_to_server(framework, grpc_server)
         platform_pb2_grpc.add_PlatformServicer_to_server(platform, grpc_server)
         # The REST gateway calls the same servicers in-process.

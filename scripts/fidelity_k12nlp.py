@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
 
 from k12ai_contract.jobs import JobKind  # noqa: E402
 from k12ai_contract.spec import JobSpec  # noqa: E402
+from k12ai_worker import inputs  # noqa: E402
 from k12ai_worker.k12nlp.train import run_train  # noqa: E402
 
 GLOVE_FILES = {"full": "glove.6B.50d.txt.gz", "sst-vocab": "glove.6B.50d.sst-vocab.txt.gz"}
@@ -106,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             cache_dir=Path(tmp),
             events_path=Path(tmp) / "events.jsonl",
             devices=[] if args.gpu is None else [args.gpu],
+            data_roots=(args.data_dir.resolve(), Path(tmp)),
         )
+        inputs.allow(spec.data_access)
         print(f"batch size {args.batch_size}, up to {args.epochs} epochs, GloVe {args.glove}", flush=True)
         run_train(spec, printer)
     if printer.epochs:

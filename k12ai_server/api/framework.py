@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import grpc
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
+from k12ai_contract.data_access import DataAccess
 from k12ai_contract.errors import ConfigError
 from k12ai_contract.jobs import JobKind, JobState
 from k12ai_contract.rundir import MODEL_ARCHIVE
@@ -19,8 +20,8 @@ from k12ai_server.api.convert import EventMessages, job_message
 from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import (
     SeedRequest,
+    check_input_path,
     check_output_file,
-    check_under_roots,
     params_dict,
     require,
     require_caller,
@@ -85,7 +86,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         reply: Callable[..., Reply],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> Reply:
-        principal = await self._auth.principal(context)
+        principal = await self._auth.principal(context, f"Framework.{kind.value.capitalize()}")
         try:
             require(request, "op", "user", "service_name", "service_uuid")
             require_caller(principal, request.user)
@@ -121,8 +122,9 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             framework.validate(kind, params)
         except ConfigError as exc:
             raise ApiError(replies.INVALID_PARAMS, f"service_params.{exc}") from None
+        access = DataAccess.of(self._data_roots, ident.user)
         for key, path in framework.input_paths(kind, params):
-            check_under_roots(key, path, self._data_roots)
+            check_input_path(key, path, access)
         cache_dir = self._jobs.cache_dir(ident)
         check_output_file(params, cache_dir)
         if ident.kind is not JobKind.TRAIN and not (cache_dir / MODEL_ARCHIVE).is_file():
@@ -149,7 +151,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
     async def Watch(  # noqa: N802
         self, request: framework_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[framework_pb2.WatchResponse]:
-        principal = await self._auth.principal(context)
+        principal = await self._auth.principal(context, "Framework.Watch")
         user = request.user
         if request.job_id:
             await self._owned_job(request.job_id, principal, context)
@@ -207,7 +209,8 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
     async def GetJob(  # noqa: N802
         self, request: framework_pb2.GetJobRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> framework_pb2.GetJobResponse:
-        job = await self._owned_job(request.job_id, await self._auth.principal(context), context)
+        principal = await self._auth.principal(context, "Framework.GetJob")
+        job = await self._owned_job(request.job_id, principal, context)
         return framework_pb2.GetJobResponse(job=job_message(job, self._events.store.last_seq(job.job_id)))
 
     async def ListJobs(  # noqa: N802
@@ -219,7 +222,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             valid = ", ".join(s.value for s in JobState)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"states: expected some of {valid}")
             raise
-        principal = await self._auth.principal(context)
+        principal = await self._auth.principal(context, "Framework.ListJobs")
         if not principal.may_act_as(request.user or principal.user):
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED, f"may not list jobs of user {request.user!r}"

@@ -36,6 +36,8 @@ class JobNotFoundError(Exception):
 class JobPaths:
     data_root: Path
     state_dir: Path
+    # Where a job may read inputs (resolved); the worker holds its opens to them.
+    data_roots: tuple[Path, ...] = ()
 
     def cache_dir(self, ident: JobIdentity) -> Path:
         return self.data_root / "users" / ident.user / ident.service_uuid
@@ -175,6 +177,7 @@ class JobService:
             cache_dir=job.cache_dir,
             events_path=job.events_path,
             devices=list(job.devices),
+            data_roots=self._paths.data_roots,
         ).dump(job.spec_path)
 
     async def _supervise(self, job: Job, handle: RunHandle | None) -> None:

@@ -19,7 +19,10 @@ class InsecureConfigError(StartRefusedError):
 def load_tokens(config: ServerConfig) -> TokenStore:
     """The tokens, or an empty store (open) if none: allowed on loopback or with allow_open."""
     if config.tokens_file is not None:
-        tokens = TokenStore.load(config.tokens_file)
+        try:
+            tokens = TokenStore.load(config.tokens_file)
+        except ValueError as exc:  # JSONDecodeError included
+            raise InsecureConfigError(f"tokens file {config.tokens_file}: {exc}") from None
         if tokens:
             return tokens
         raise InsecureConfigError(f"{config.tokens_file} holds no tokens")
