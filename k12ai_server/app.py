@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
+import os
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -19,12 +19,11 @@ from k12ai_server.api.platform import PlatformServicer
 from k12ai_server.config import ServerConfig
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.log import EventLog
-from k12ai_server.events.store import EventStore
 from k12ai_server.gateway import GatewayTls, RestGateway
 from k12ai_server.gateway.limits import HttpTimeouts
 from k12ai_server.jobs.gpus import GpuAllocator
+from k12ai_server.jobs.limits import JobLimits, cpu_share, default_per_user
 from k12ai_server.jobs.service import JobPaths, JobService
-from k12ai_server.jobs.store import JobStore
 from k12ai_server.mirror.link import ConsulLink
 from k12ai_server.platform.gpus import NvmlGpus
 from k12ai_server.platform.host import HostSampler
@@ -33,8 +32,9 @@ from k12ai_server.runners.local import LocalProcessRunner
 from k12ai_server.security.auth import Authenticator
 from k12ai_server.security.policy import load_tokens
 from k12ai_server.security.tls import SERVER_OPTIONS, bind
-from k12ai_server.state.db import open_database
+from k12ai_server.state.db import Database
 from k12ai_server.state.lock import StateDirLock
+from k12ai_server.state.watch import DatabaseWatch
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ class Server:
         events: EventLog,
         sampler: HostSampler,
         runner: Runner,
-        conn: sqlite3.Connection,
+        db: Database,
+        watch: DatabaseWatch,
         gateway: RestGateway,
         closing: ServerClosing,
         lock: StateDirLock,
@@ -78,7 +79,8 @@ class Server:
         self._grpc = grpc_server
         self._sampler = sampler
         self._runner = runner
-        self._conn = conn
+        self._db = db
+        self._watch = watch
 
     @classmethod
     async def start(cls, config: ServerConfig, *, runner: Runner | None = None) -> Server:
@@ -101,22 +103,22 @@ class Server:
         lock: StateDirLock,
         undo: contextlib.AsyncExitStack,
     ) -> Server:
-        conn = open_database(config.state_dir)
-        undo.callback(conn.close)
-        events = EventLog(EventStore(conn), EventBus(queue_size=config.subscriber_queue_size))
+        # DatabaseCorruptError here: the server does not start on a damaged database.
+        db = Database.open(config.state_dir)
+        undo.callback(db.close)
+        events = EventLog(db, EventBus(queue_size=config.subscriber_queue_size))
         gpus = NvmlGpus()
         runner = runner or _make_runner(config)
         undo.push_async_callback(runner.close)
         jobs = JobService(
-            jobs=JobStore(conn),
+            db=db,
             events=events,
             runner=runner,
             gpus=GpuAllocator(list(range(config.fake_gpus)) if config.fake_gpus else gpus.inventory()),
             paths=JobPaths(
                 data_root=config.data_root, state_dir=config.state_dir, data_roots=config.data_roots
             ),
-            stop_grace_s=config.stop_grace_s,
-            max_running=config.max_running_jobs,
+            limits=job_limits(config),
         )
         sampler = HostSampler(
             gpus=gpus, running=runner.running, disk_paths=[config.data_root, config.state_dir]
@@ -172,7 +174,7 @@ class Server:
             consul = await ConsulLink.start(
                 config.consul,
                 events=events,
-                conn=conn,
+                db=db,
                 host=config.host,
                 grpc_port=port,
                 http_port=gateway.port,
@@ -182,6 +184,13 @@ class Server:
         await jobs.recover()
         for name in (*SERVICE_NAMES, ""):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+        async def not_serving(_why: str) -> None:
+            for name in (*SERVICE_NAMES, ""):
+                await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+        watch = DatabaseWatch(db, on_lost=not_serving)
+        watch.start()
 
         log.info(
             "k12ai gRPC on %s:%d, REST on %d (runner %s, state %s)",
@@ -199,7 +208,8 @@ class Server:
             events=events,
             sampler=sampler,
             runner=runner,
-            conn=conn,
+            db=db,
+            watch=watch,
             gateway=gateway,
             consul=consul,
             closing=closing,
@@ -216,14 +226,28 @@ class Server:
             # Out of the catalog first, so nobody is sent to a server that is going away.
             await self.consul.deregister()
         await asyncio.gather(self.gateway.stop(), self._grpc.stop(grace_s))
+        await self._watch.close()
         await self.jobs.close()
         await self._sampler.close()
         await self._runner.close()
         if self.consul is not None:
             # After the jobs: their last events are mirrored before the link closes.
             await self.consul.close()
-        self._conn.close()
+        self._db.close()
         self._lock.release()
+
+
+def job_limits(config: ServerConfig) -> JobLimits:
+    runner_cpus = config.docker.cpus if config.runner == "docker" else 0.0
+    return JobLimits(
+        max_running=config.max_running_jobs,
+        max_running_per_user=config.max_running_jobs_per_user or default_per_user(config.max_running_jobs),
+        time_limit_s=config.job_time_limit_s,
+        stop_grace_s=config.stop_grace_s,
+        cpu_threads=cpu_share(
+            host_cpus=os.cpu_count() or 1, max_running=config.max_running_jobs, runner_cpus=runner_cpus
+        ),
+    )
 
 
 def _gateway_tls(config: ServerConfig) -> GatewayTls | None:

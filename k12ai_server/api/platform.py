@@ -102,18 +102,18 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
             log.exception("async %s of %s failed", request.op, request.user)
             audit.failure(peer, f"Platform.{rpc}", request, status="INTERNAL", error=type(exc).__name__)
             code, message = replies.INTERNAL_ERROR, "server failure (details only in the server log)"
-        self._events.append(
-            [
-                EventRecord(
-                    type="result",
-                    tag="platform",
-                    op=request.op,
-                    user=request.user,
-                    service_uuid=request.service_uuid,
-                    payload={"code": code, "descr": replies.DESCR[code], "message": message},
-                )
-            ]
+        result = EventRecord(
+            type="result",
+            tag="platform",
+            op=request.op,
+            user=request.user,
+            service_uuid=request.service_uuid,
+            payload={"code": code, "descr": replies.DESCR[code], "message": message},
         )
+        try:
+            await self._events.append([result])
+        except Exception:
+            log.exception("the result of async %s for %s could not be stored", request.op, request.user)
 
     async def _stats(self, request: SeedRequest, viewer: Principal) -> Outcome:
         query = params_dict(request)
@@ -134,7 +134,7 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
             raise ApiError(replies.MISSING_FIELD, "missing mandatory field 'service_params.id'")
         if not CONTAINER_ID.fullmatch(container_id):
             return replies.TASK_START_FAILED, f"container id {container_id[:64]} is not found"
-        live = [j for j in self._jobs.jobs.find_by_prefix(container_id) if not j.state.is_terminal()]
+        live = [j for j in self._jobs.find_by_prefix(container_id) if not j.state.is_terminal()]
         if len(live) != 1:
             return replies.TASK_START_FAILED, f"container id {container_id} is not found"
         job = live[0]

@@ -107,8 +107,8 @@ def _check_depth(value: Any, path: str, depth: int) -> None:
         _check_depth(child, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]", depth + 1)
 
 
-def check_input_path(key: str, path: str, access: DataAccess) -> None:
-    """The resolved path (symlinks followed) must be one ``access`` lets its user read.
+def check_input_path(key: str, path: str, access: DataAccess) -> Path:
+    """The resolved path (symlinks followed), which must be one ``access`` lets its user read.
 
     The worker checks again what it really opens (k12ai_worker.inputs): this check answers
     the caller at once, that one holds when the path changed in between.
@@ -118,9 +118,11 @@ def check_input_path(key: str, path: str, access: DataAccess) -> None:
         raise ApiError(
             replies.PATH_OUTSIDE_DATA_ROOT, f"service_params.{key}: {path!r} is not an absolute path"
         )
-    refusal = access.refusal(Path(os.path.realpath(path)))
+    resolved = Path(os.path.realpath(path))
+    refusal = access.refusal(resolved)
     if refusal is not None:
         raise ApiError(replies.PATH_OUTSIDE_DATA_ROOT, f"service_params.{key}: {path!r} {refusal}")
+    return resolved
 
 
 def _check_path_text(key: str, path: str) -> None:
