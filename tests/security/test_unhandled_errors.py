@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -205,8 +206,8 @@ async def test_a_failure_inside_the_server_answers_internal_without_its_text(
     assert "secret detail of the failure" in caplog.text  # the traceback: in the log only
 
 
-def test_a_full_disk_answers_resource_exhausted(tmp_path: Path) -> None:
-    """The state directory on a small tmpfs, in a mount namespace of the server's own."""
+def test_a_full_disk_at_a_start_is_answered_and_audited(tmp_path: Path) -> None:
+    """The state directory on a small tmpfs, in a mount namespace of the server's own, filled up."""
     state = tmp_path / "state"
     state.mkdir()
     log = (tmp_path / "server.log").open("w")
@@ -229,7 +230,7 @@ def test_a_full_disk_answers_resource_exhausted(tmp_path: Path) -> None:
             pytest.skip(
                 f"no tmpfs mount in a private mount namespace here: {(tmp_path / 'server.log').read_text()}"
             )
-        grpc_port, http_port = int(ports.group(1)), int(ports.group(2))
+        url = f"http://127.0.0.1:{ports.group(2)}/k12ai"
         # Fill the server's tmpfs (only it sees that mount): its blocks, then its inodes.
         fill = f"cat /dev/zero > {state}/blocks; i=0; while touch {state}/inode$i; do i=$((i+1)); done"
         subprocess.run(
@@ -237,26 +238,10 @@ def test_a_full_disk_answers_resource_exhausted(tmp_path: Path) -> None:
         )
 
         request_body = body("train.start", dataset={"type": "builtin", "name": "iris"}, model={"type": "knn"})
-        url = f"http://127.0.0.1:{http_port}/k12ai"
-        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
-            train = channel.unary_unary(
-                "/k12ai.v1.Framework/Train",
-                request_serializer=framework_pb2.TrainRequest.SerializeToString,
-                response_deserializer=framework_pb2.TrainResponse.FromString,
-            )
-            request = framework_pb2.TrainRequest(
-                **{k: v for k, v in request_body.items() if k != "service_params"}
-            )
-            request.service_params.update(request_body["service_params"])
-            with pytest.raises(grpc.RpcError) as full:
-                train(request, timeout=60)
-        assert full.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert full.value.details() == "the server's storage is full; try again later"
-        answer = requests.post(
-            f"{url}/framework/train", json={**request_body, "service_uuid": "full2"}, timeout=60
-        )
-        assert answer.status_code == 429
-        assert answer.json()["message"] == "the server's storage is full; try again later"
+        answer = requests.post(f"{url}/framework/train", json=request_body, timeout=60)
+        assert answer.status_code == 200
+        assert answer.json()["code"] == 100202
+        assert "No space left on device" in answer.json()["message"]
         # The server still answers what needs no disk.
         stats = {"op": "query", "user": "test", "service_name": "k12platform", "service_uuid": "u"}
         assert requests.post(f"{url}/platform/stats", json=stats, timeout=60).json()["code"] == 100000
@@ -264,7 +249,50 @@ def test_a_full_disk_answers_resource_exhausted(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=60)
         log.close()
-    audited = [
-        line for line in (tmp_path / "server.log").read_text().splitlines() if '"audit":"failure"' in line
-    ]
-    assert len(audited) == 2 and all('"status":"RESOURCE_EXHAUSTED"' in line for line in audited)
+    lines = (tmp_path / "server.log").read_text().splitlines()
+    audited = [json.loads(line.partition("k12ai.audit: ")[2]) for line in lines if "k12ai.audit: " in line]
+    assert [(a["op"], a["code"]) for a in audited] == [("train.start", 100202)]
+    assert not [line for line in lines if "Traceback" in line]
+
+
+def sqlite_full_error() -> sqlite3.Error:
+    """A real SQLITE_FULL, from a database allowed a single page."""
+    db = sqlite3.connect(":memory:")
+    db.execute("PRAGMA max_page_count = 2")
+    db.execute("CREATE TABLE t (x BLOB)")
+    try:
+        db.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    except sqlite3.Error as exc:
+        return exc
+    finally:
+        db.close()
+    raise AssertionError("SQLite wrote past its page limit")
+
+
+async def test_a_full_database_answers_resource_exhausted(
+    server: Server,
+    client: AsyncK12AIClient,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the job service's own write of the job meets a full disk, the boundary answers for it."""
+    full = sqlite_full_error()
+
+    async def write_fails(*args: Any, **kwargs: Any) -> Any:
+        raise full
+
+    monkeypatch.setattr(server.jobs, "start", write_fails)
+    caplog.set_level(logging.INFO, logger="k12ai.audit")
+    request_body = body("train.start", dataset={"type": "builtin", "name": "iris"}, model={"type": "knn"})
+    with pytest.raises(RPCError) as failed:
+        await client.train(request_body)
+    assert failed.value.status == grpc.StatusCode.RESOURCE_EXHAUSTED
+    answer = await post(server, "train", request_body)
+    assert answer.status_code == 429
+    assert answer.json() == {
+        "code": 8,
+        "message": "the server's storage is full; try again later",
+        "details": [],
+    }
+    statuses = [line["status"] for line in audit_lines(caplog) if line["audit"] == "failure"]
+    assert statuses == ["RESOURCE_EXHAUSTED"] * 2
