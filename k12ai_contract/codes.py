@@ -11,6 +11,7 @@ import enum
 
 class WorkerCode(enum.IntEnum):
     INVALID_PARAMS = 100103
+    PATH_OUTSIDE_DATA_ROOT = 100104
     TASK_START_FAILED = 100202
 
     @property
@@ -21,5 +22,6 @@ class WorkerCode(enum.IntEnum):
 
 _DESCR = {
     WorkerCode.INVALID_PARAMS: "invalid service params",
+    WorkerCode.PATH_OUTSIDE_DATA_ROOT: "path outside the data roots",
     WorkerCode.TASK_START_FAILED: "task service start fails",
 }

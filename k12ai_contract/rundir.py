@@ -32,3 +32,15 @@ class RunDir:
     def exit_code(self) -> Path:
         """Written by the worker as it exits, read by a server that was not its parent."""
         return self.path / "exit_code"
+
+
+def server_owned(relative: Path) -> str | None:
+    """What a job's output at ``relative`` (a path inside a project's cache directory) would
+    overwrite of what training keeps there, in words; None when it overwrites nothing of it."""
+    name = relative.as_posix()
+    if name == ".":
+        return "the cache directory itself"
+    # The archive, and the temporary files it is written through (".model.tar.gz.<n>.tmp").
+    if name == MODEL_ARCHIVE or (name.startswith(f".{MODEL_ARCHIVE}.") and name.endswith(".tmp")):
+        return f"the trained model ({MODEL_ARCHIVE})"
+    return None

@@ -7,8 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from k12ai_contract.data_access import DataAccess
 from k12ai_contract.jobs import JobKind
 from k12ai_contract.rundir import MODEL_ARCHIVE
+
+# service_params, and any JSON text inside them, nest at most this deep: configs are small
+# documents, and deeper nesting only serves to exhaust a parser's stack.
+MAX_PARAMS_DEPTH = 16
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +32,9 @@ class JobSpec:
     # concurrent jobs do not oversubscribe them. The GPUs are the runner's to hand over
     # (k12ai_contract.worker.GPU_ENV): they are known only when the job starts.
     cpu_threads: int = 1
+    # The data roots, resolved: the worker opens inputs under these only (see data_access);
+    # none: no input file may be opened.
+    data_roots: tuple[Path, ...] = ()
 
     @property
     def op(self) -> str:
@@ -35,6 +43,11 @@ class JobSpec:
     @property
     def model_archive(self) -> Path:
         return self.cache_dir / MODEL_ARCHIVE
+
+    @property
+    def data_access(self) -> DataAccess:
+        """What this job may read: its user's share of the data roots (its cache directory included)."""
+        return DataAccess.of(self.data_roots, self.user)
 
     @classmethod
     def load(cls, path: Path) -> JobSpec:
@@ -49,6 +62,7 @@ class JobSpec:
             cache_dir=Path(raw["cache_dir"]),
             events_path=Path(raw["events_path"]),
             cpu_threads=int(raw.get("cpu_threads", 1)),
+            data_roots=tuple(Path(p) for p in raw.get("data_roots", [])),
         )
 
     def dump(self, path: Path) -> None:
@@ -62,6 +76,7 @@ class JobSpec:
             "cache_dir": str(self.cache_dir),
             "events_path": str(self.events_path),
             "cpu_threads": self.cpu_threads,
+            "data_roots": [str(p) for p in self.data_roots],
         }
         # Written once, at admission; a crash mid-write must not leave half a spec.
         partial = path.with_suffix(".tmp")

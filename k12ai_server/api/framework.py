@@ -10,16 +10,18 @@ from typing import Any, TypeVar
 import grpc
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
+from k12ai_contract.data_access import DataAccess
 from k12ai_contract.errors import ConfigError
 from k12ai_contract.jobs import JobKind, JobState
 from k12ai_contract.rundir import MODEL_ARCHIVE
 from k12ai_server.api import replies
+from k12ai_server.api.closing import ServerClosedError, ServerClosing
 from k12ai_server.api.convert import EventMessages, job_message
 from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import (
     SeedRequest,
+    check_input_path,
     check_output_file,
-    check_under_roots,
     params_dict,
     require,
     require_caller,
@@ -52,8 +54,10 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         auth: Authenticator,
         data_roots: Sequence[Path],
         heartbeat_s: float,
+        closing: ServerClosing,
     ) -> None:
         self._jobs = jobs
+        self._closing = closing
         self._auth = auth
         self._events = events
         self._data_roots = data_roots
@@ -82,7 +86,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         reply: Callable[..., Reply],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> Reply:
-        principal = await self._auth.principal(context)
+        principal = await self._auth.principal(context, f"Framework.{kind.value.capitalize()}")
         try:
             require(request, "op", "user", "service_name", "service_uuid")
             require_caller(principal, request.user)
@@ -118,8 +122,9 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             framework.validate(kind, params)
         except ConfigError as exc:
             raise ApiError(replies.INVALID_PARAMS, f"service_params.{exc}") from None
+        access = DataAccess.of(self._data_roots, ident.user)
         inputs = [
-            InputPath(key, path, str(check_under_roots(key, path, self._data_roots)))
+            InputPath(key, path, str(check_input_path(key, path, access)))
             for key, path in framework.input_paths(kind, params)
         ]
         cache_dir = self._jobs.cache_dir(ident)
@@ -156,7 +161,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
     async def Watch(  # noqa: N802
         self, request: framework_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[framework_pb2.WatchResponse]:
-        principal = await self._auth.principal(context)
+        principal = await self._auth.principal(context, "Framework.Watch")
         user = request.user
         if request.job_id:
             await self._owned_job(request.job_id, principal, context)
@@ -172,8 +177,18 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             after_seq=request.after_seq,
             heartbeat_s=self._heartbeat_s,
         )
-        async for item in self._events.follow(watch, self._terminal_state):
-            yield self._watch_response(item)
+        last_seq = request.after_seq
+        batches = self._events.follow(watch, self._terminal_state)
+        try:
+            async for item in self._closing.until_closed(batches):
+                if item.events:
+                    last_seq = item.events[-1].seq
+                yield self._watch_response(item)
+        except ServerClosedError:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"the server is shutting down; watch again with after_seq={last_seq} to resume",
+            )
 
     async def _owned_job(
         self, job_id: str, principal: Principal, context: grpc.aio.ServicerContext[Any, Any]
@@ -204,7 +219,8 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
     async def GetJob(  # noqa: N802
         self, request: framework_pb2.GetJobRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> framework_pb2.GetJobResponse:
-        job = await self._owned_job(request.job_id, await self._auth.principal(context), context)
+        principal = await self._auth.principal(context, "Framework.GetJob")
+        job = await self._owned_job(request.job_id, principal, context)
         return framework_pb2.GetJobResponse(job=job_message(job, self._events.last_seq(job.job_id)))
 
     async def ListJobs(  # noqa: N802
@@ -216,7 +232,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             valid = ", ".join(s.value for s in JobState)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"states: expected some of {valid}")
             raise
-        principal = await self._auth.principal(context)
+        principal = await self._auth.principal(context, "Framework.ListJobs")
         if not principal.may_act_as(request.user or principal.user):
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED, f"may not list jobs of user {request.user!r}"

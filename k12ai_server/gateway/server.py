@@ -22,6 +22,7 @@ from google.protobuf import descriptor_pool, message
 from k12ai_server.gateway import headers as http_headers
 from k12ai_server.gateway.context import AbortedCall, GatewayContext
 from k12ai_server.gateway.cors import CorsPolicy
+from k12ai_server.gateway.limits import DEFAULT_TIMEOUTS, DeadlineExceededError, HttpTimeouts, deadline_of
 from k12ai_server.gateway.openapi import openapi_document
 from k12ai_server.gateway.resume import K12AI_RESUMABLE, SseResume, event_id
 from k12ai_server.gateway.routes import MethodNotAllowedError, Route, RouteNotFoundError, load_routes
@@ -63,12 +64,14 @@ class RestGateway:
         pool: descriptor_pool.DescriptorPool | None = None,
         cors_origins: Sequence[str] = (),
         resumable: Mapping[str, SseResume] = K12AI_RESUMABLE,
+        timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         """``servicers``: each served service's servicer object, by full name (``k12ai.v1.Framework``).
 
         ``descriptor_set`` and ``pool`` default to k12ai's committed descriptor set and the
         generated modules' pool.
         """
+        self._timeouts = timeouts
         self.routes = load_routes(servicers, descriptor_set=descriptor_set, pool=pool)
         self._handlers: dict[str, Callable[..., Any]] = {
             route.method.full_name: getattr(servicers[route.service], route.method.name)
@@ -88,7 +91,9 @@ class RestGateway:
         if self._cors:
             app.on_response_prepare.append(self._cors.on_response_prepare)
         # handler_cancellation: a client that hangs up cancels its call, streams included.
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, **self._timeouts.runner_args()
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=tls.context() if tls else None)
         await site.start()
@@ -153,8 +158,11 @@ class RestGateway:
 
     async def _unary(self, route: Route, proto: message.Message, context: GatewayContext) -> web.Response:
         try:
-            reply = await self._handlers[route.method.full_name](proto, context)
+            async with deadline_of(context.deadline):
+                reply = await self._handlers[route.method.full_name](proto, context)
         except AbortedCall as exc:
+            return error_response(exc.error, context)
+        except DeadlineExceededError as exc:
             return error_response(exc.error, context)
         except Exception:
             log.exception("%s failed", route.method.full_name)
@@ -181,6 +189,7 @@ class RestGateway:
                 # Read once the first message is in: the servicer may have sent metadata by then.
                 lambda: http_headers.response_headers(context.initial_metadata, ()),
                 lambda reply: event_id(self._resumable.get(route.method.full_name), reply),
+                deadline=context.deadline,
             )
         finally:
             context.cancel()

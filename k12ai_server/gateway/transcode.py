@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,6 +23,8 @@ from k12ai_server.gateway.routes import Route
 from k12ai_server.gateway.status import GatewayError
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# Integers with fewer digits than the largest double (about 1.8e308) are always in its range.
+_DOUBLE_MAX_DIGITS = 308
 _INTEGER_TYPES = frozenset(
     {
         descriptor.FieldDescriptor.CPPTYPE_INT32,
@@ -92,7 +95,11 @@ def _merge_body(request: message.Message, body_field: str, body: bytes) -> None:
         return  # grpc-gateway takes an empty body as an empty message.
     try:
         document = json.loads(
-            body, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite_float
+            body,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            parse_int=_double_range_int,
         )
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and the hooks' refusals
         raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid JSON body: {exc}") from None
@@ -130,6 +137,13 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text} is out of the range of a double")
     return value
+
+
+def _double_range_int(text: str) -> int:
+    # protojson reads every JSON number as a double first; one past a double's range is an error.
+    if len(text) > _DOUBLE_MAX_DIGITS and abs(int(text)) > sys.float_info.max:
+        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits is out of the range of a double")
+    return int(text)
 
 
 def _merge_query(

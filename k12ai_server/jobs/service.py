@@ -54,6 +54,8 @@ class AdmissionFailedError(Exception):
 class JobPaths:
     data_root: Path
     state_dir: Path
+    # Where a job may read inputs (resolved); the worker holds its opens to them.
+    data_roots: tuple[Path, ...] = ()
 
     @property
     def runs_root(self) -> Path:
@@ -222,6 +224,7 @@ class JobService:
             cache_dir=job.cache_dir,
             events_path=job.events_path,
             cpu_threads=self._limits.cpu_threads,
+            data_roots=self._paths.data_roots,
         ).dump(job.spec_path)
 
     async def _admit(self, job: Job) -> None:

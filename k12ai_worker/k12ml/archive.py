@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from k12ai_contract.errors import MissingArtefactError
+from k12ai_worker import inputs
 from k12ai_worker.k12ml.files import write_atomic
 
 ARCHIVE_NAME = "model.tar.gz"
@@ -87,7 +88,7 @@ def load(cache_dir: Path) -> TrainedModel:
     if not path.is_file():
         raise MissingArtefactError(f"{ARCHIVE_NAME} is not found in {cache_dir}")
     try:
-        with tarfile.open(path, mode="r:gz") as tar:
+        with inputs.open_binary(ARCHIVE_NAME, path) as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
             members = {name: _member(tar, name) for name in (_MODEL, _CONFIG, _METADATA)}
         metadata = json.loads(members[_METADATA])
         params = json.loads(members[_CONFIG])

@@ -24,7 +24,7 @@ from k12ai_contract.errors import ConfigError
 from k12ai_contract.jobs import JobKind
 from k12ai_contract.spec import JobSpec
 from tests.worker import job_process
-from tests.worker.job_process import Job
+from tests.worker.job_process import TEST_DATA_ROOTS, Job
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "k12nlp"
@@ -296,15 +296,18 @@ def test_sst_reader_granularities_and_subtrees(tmp_path: Path) -> None:
 
     tree = tmp_path / "tree.txt"
     tree.write_text("(3 (2 It) (4 (4 (2 's) (4 great)) (1 bad)))\n(2 (2 so) (2 so))\n")
-    roots = list(SstTokensReader().read(tree))
+    roots = list(SstTokensReader().read(tree, "train_data_path"))
     assert [(i.tokens, i.label) for i in roots] == [(["It", "'s", "great", "bad"], "3"), (["so", "so"], "2")]
-    subtrees = list(SstTokensReader(use_subtrees=True).read(tree))
+    subtrees = list(SstTokensReader(use_subtrees=True).read(tree, "train_data_path"))
     assert len(subtrees) == 7 + 3
     assert (["'s", "great"], "4") in [(i.tokens, i.label) for i in subtrees]
-    three = [i.label for i in SstTokensReader(use_subtrees=True, granularity="3-class").read(tree)]
+    three = [
+        i.label
+        for i in SstTokensReader(use_subtrees=True, granularity="3-class").read(tree, "train_data_path")
+    ]
     assert three == ["2", "1", "2", "2", "1", "2", "0", "1", "1", "1"]
     # 2-class drops neutral nodes.
-    two = [(i.tokens, i.label) for i in SstTokensReader(granularity="2-class").read(tree)]
+    two = [(i.tokens, i.label) for i in SstTokensReader(granularity="2-class").read(tree, "train_data_path")]
     assert two == [(["It", "'s", "great", "bad"], "1")]
 
 
@@ -315,7 +318,7 @@ def test_glove_reader_keeps_vocabulary_words_only(tmp_path: Path) -> None:
     for path in (tmp_path / "v.txt", tmp_path / "v.txt.gz"):
         data = ("\n".join(lines) + "\n").encode()
         path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
-        found = read_vectors(path, ["@@PADDING@@", "über", "dog", "the", "absent"], 3)
+        found = read_vectors(path, ["@@PADDING@@", "über", "dog", "the", "absent"], 3, key="pretrained_file")
         rows = {int(i): v.tolist() for i, v in zip(found.indices, found.vectors, strict=True)}
         # The later "the" wins; "dog" has 2 numbers, not 3, and is skipped.
         assert rows == {1: [0.5, 0.25, -1.0], 3: [9.0, 9.0, 9.0]}
@@ -356,7 +359,7 @@ def test_text_classification_json_with_basic_classifiers(tmp_path: Path) -> None
         cache = tmp_path / f"cache{i}"
         spec = JobSpec(
             job_id="j", service_name="k12nlp", kind=JobKind.TRAIN, user="t", service_uuid="u",
-            params=params, cache_dir=cache, events_path=tmp_path / "unused",
+            params=params, cache_dir=cache, events_path=tmp_path / "unused", data_roots=TEST_DATA_ROOTS,
         )  # fmt: skip
         run_train(spec, sink)
         result = [p for t, p in sink.events if t == "result"]
