@@ -3,7 +3,8 @@
 from k12ai_api.v1.common_pb2 import Event, ReplyCode
 from k12ai_api.v1.framework_pb2 import Heartbeat, Job, JobEnd
 from k12ai_client._aio import AsyncK12AIClient
-from k12ai_client._calls import ClientConfig, reply_message, to_envelope
+from k12ai_client._calls import reply_message, to_envelope
+from k12ai_client._config import ClientConfig
 from k12ai_client._errors import K12AIError, ReplyError, RPCError, WatchError
 from k12ai_client._sync import K12AIClient
 from k12ai_client._watch import WatchItem, WatchState

@@ -155,7 +155,7 @@ def render_callers() -> dict[str, Callable[[], None]]:
 
     return {
         "json_format alone (numbers as doubles)": plain,
-        "the gateway's to_dict (whole numbers as ints)": gateway,
+        "gateway to_dict (whole numbers as ints)": gateway,
     }
 
 

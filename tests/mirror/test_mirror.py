@@ -120,6 +120,10 @@ async def test_keys_and_values_after_k12ml_jobs_and_async_stats_are_the_seeds(
     result = consul.value("platform/test/uuid/query/result")["result"]
     assert result["code"] == 100000
     assert {"cpu_percent", "cpu_memory_total", "gpus", "containers"} <= set(result["message"])
+    # Integers the worker and the server wrote stay integers in the stored text.
+    assert re.search(rb'\n {8}"epoch": [0-9]+,?\n', raw), raw
+    stats_raw = consul.kv["platform/test/uuid/query/result"].value or b""
+    assert re.search(rb'"cpu_memory_total": [0-9]+,?\n', stats_raw), stats_raw
 
 
 async def test_consul_down_during_training_leaves_the_job_alone_and_the_mirror_converges(

@@ -30,7 +30,7 @@ def test_train_start_watch_then_predict(server_process: Callable[..., ServerProc
     assert predicted.returncode == 0, predicted.stderr
     assert '"type": "predict"' in predicted.stderr
 
-    jobs = k12ai(server.grpc_port, "jobs", "list")
+    jobs = k12ai(server.grpc_port, "jobs", "list", "--json")
     states = [json.loads(line)["state"] for line in jobs.stdout.splitlines()]
     assert states == ["finished", "finished"]
 
