@@ -18,8 +18,8 @@ from k12ai_server.app import Server
 from k12ai_server.cli import parse_args
 from tests.conftest import TOKENS, assert_eventually, example, server_config
 from tests.gateway.conftest import start_envoy
+from tests.jobs import slow_training
 from tests.pki import tls_server
-from tests.server.test_jobs import slow_training
 
 PERMISSION_DENIED = 100300
 

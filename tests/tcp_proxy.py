@@ -1,4 +1,4 @@
-"""A TCP proxy that can cut the line: a real Consul agent made unreachable and back, for outage tests."""
+"""A TCP proxy that can cut the line: a server made unreachable and back, for outage tests."""
 
 from __future__ import annotations
 
