@@ -69,6 +69,7 @@ class ServerProcess:
 
     proc: subprocess.Popen[str]
     grpc_port: int
+    http_port: int
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -90,11 +91,11 @@ def start_server_process(tmp_path: Path, *extra: str) -> ServerProcess:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    match = re.search(r"grpc=[^ ]+:(\d+)", line)
+    match = re.search(r"grpc=[^ ]+:(\d+) http=[^ ]+:(\d+)", line)
     if not match:
         proc.kill()
         raise RuntimeError(f"server did not start: {line!r}")
-    return ServerProcess(proc, int(match.group(1)))
+    return ServerProcess(proc, int(match.group(1)), int(match.group(2)))
 
 
 @pytest.fixture
