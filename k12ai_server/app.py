@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 # A request is a config (params are capped at 256 KiB); replies and event batches may be larger.
 MAX_RECEIVE_BYTES = 4 * 1024 * 1024
 MAX_SEND_BYTES = 16 * 1024 * 1024
+# How long in-flight calls may finish when the server stops.
+GRPC_STOP_GRACE_S = 2.0
 SERVICE_NAMES = (
     framework_pb2.DESCRIPTOR.services_by_name["Framework"].full_name,
     platform_pb2.DESCRIPTOR.services_by_name["Platform"].full_name,
@@ -166,12 +168,12 @@ class Server:
             consul=consul,
         )
 
-    async def stop(self, grace_s: float = 2.0) -> None:
+    async def stop(self) -> None:
         if self.consul is not None:
             # Out of the catalog first, so nobody is sent to a server that is going away.
             await self.consul.deregister()
         await self.gateway.stop()
-        await self._grpc.stop(grace_s)
+        await self._grpc.stop(GRPC_STOP_GRACE_S)
         await self.jobs.close()
         await self._sampler.close()
         await self._runner.close()

@@ -60,10 +60,10 @@ def duration_text(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def job_duration_s(job: framework_pb2.Job, now_ms: int | None = None) -> float | None:
+def job_duration_s(job: framework_pb2.Job) -> float | None:
     """How long the job has run (or ran): from its start, or its admission when it never started."""
     begin = job.started_at or job.created_at
-    end = job.ended_at or (now_ms if now_ms is not None else time.time_ns() // 1_000_000)
+    end = job.ended_at or time.time_ns() // 1_000_000
     return (end - begin) / 1000 if begin else None
 
 
