@@ -22,18 +22,21 @@ An HTTP error (a 401, a 500) raises ``HTTPStatusError``, a server or agent that 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from k12ai_client._config import ClientConfig
 from k12ai_client.notebook.consul_kv import ConsulKv
 from k12ai_client.notebook.rest import Gateway
 from k12ai_client.notebook.server_events import HISTORY_WAIT_S, latest_events
 
+P = ParamSpec("P")
+R = TypeVar("R")
 PLATFORM_SERVICE = "k12platform"
 DEFAULT_URL = "http://127.0.0.1:8119"
 
@@ -88,14 +91,7 @@ class NotebookSession:
         params: str | dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """POST a Framework request (``uri`` e.g. ``k12ai/framework/train``): ``{'req', 'res', 'key'}``."""
-        req = {
-            "op": op,
-            "user": user,
-            "service_name": service_name,
-            "service_uuid": uuid,
-            "service_params": _params(params),
-        }
-        return self._send(uri, req, f"framework/{user}/{uuid}/{op}")
+        return self._send(uri, _seed_request(op, user, service_name, uuid, params), "framework")
 
     def k12ai_post_platform_request(
         self,
@@ -108,15 +104,8 @@ class NotebookSession:
         service_name: str = PLATFORM_SERVICE,
     ) -> dict[str, Any]:
         """POST a Platform request (``uri`` e.g. ``k12ai/platform/stats``): ``{'req', 'res', 'key'}``."""
-        req = {
-            "op": op,
-            "user": user,
-            "service_name": service_name,
-            "service_uuid": uuid,
-            "service_params": _params(params),
-            "async": isasync,
-        }
-        return self._send(uri, req, f"platform/{user}/{uuid}/{op}")
+        req = {**_seed_request(op, user, service_name, uuid, params), "async": isasync}
+        return self._send(uri, req, "platform")
 
     def k12ai_get_data(self, key: str, type: str | None = None, waitcnt: int = 1) -> list[dict[str, Any]]:
         """The values under ``key/type`` (every type when None) as ``[{'key', 'value'}]``.
@@ -148,7 +137,8 @@ class NotebookSession:
         older = [d["seq"] for d in found if d["value"]["timestamp"] < mark]
         self._deleted_through[prefix] = max([self._deleted_through.get(prefix, 0), *older])
 
-    def _send(self, uri: str, req: dict[str, Any], key: str) -> dict[str, Any]:
+    def _send(self, uri: str, req: dict[str, Any], tag: str) -> dict[str, Any]:
+        key = f"{tag}/{req['user']}/{req['service_uuid']}/{req['op']}"
         self._posted_marks[key] = self._consul.index(key) if self._consul is not None else _now_ms()
         return {"req": req, "res": self._gateway.post(uri, req), "key": key}
 
@@ -159,30 +149,23 @@ def default_session() -> NotebookSession:
     return NotebookSession()
 
 
-def k12ai_post_framework_request(
-    uri: str, op: str, user: str, service_name: str, uuid: str, params: str | dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return default_session().k12ai_post_framework_request(uri, op, user, service_name, uuid, params)
+def _on_default_session(method: Callable[Concatenate[NotebookSession, P], R]) -> Callable[P, R]:
+    """A session method as a module function over :func:`default_session` (same signature)."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        return method(default_session(), *args, **kwargs)
+
+    # help() and notebooks' completion show the seed's parameters, without the session's `self`.
+    signature = inspect.signature(method)
+    call.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])  # type: ignore[attr-defined]
+    return call
 
 
-def k12ai_post_platform_request(
-    uri: str,
-    op: str,
-    user: str,
-    uuid: str,
-    params: str | dict[str, Any] | None = None,
-    isasync: bool = False,
-    service_name: str = PLATFORM_SERVICE,
-) -> dict[str, Any]:
-    return default_session().k12ai_post_platform_request(uri, op, user, uuid, params, isasync, service_name)
-
-
-def k12ai_get_data(key: str, type: str | None = None, waitcnt: int = 1) -> list[dict[str, Any]]:
-    return default_session().k12ai_get_data(key, type, waitcnt)
-
-
-def k12ai_del_data(key: str) -> None:
-    default_session().k12ai_del_data(key)
+k12ai_post_framework_request = _on_default_session(NotebookSession.k12ai_post_framework_request)
+k12ai_post_platform_request = _on_default_session(NotebookSession.k12ai_post_platform_request)
+k12ai_get_data = _on_default_session(NotebookSession.k12ai_get_data)
+k12ai_del_data = _on_default_session(NotebookSession.k12ai_del_data)
 
 
 def k12ai_print(obj: Any) -> None:
@@ -194,6 +177,18 @@ def k12ai_print(obj: Any) -> None:
             print(obj)
             return
     print(json.dumps(obj, indent=4, ensure_ascii=False))
+
+
+def _seed_request(
+    op: str, user: str, service_name: str, uuid: str, params: str | dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "op": op,
+        "user": user,
+        "service_name": service_name,
+        "service_uuid": uuid,
+        "service_params": _params(params),
+    }
 
 
 def _params(params: str | dict[str, Any] | None) -> dict[str, Any]:

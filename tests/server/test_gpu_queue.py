@@ -19,7 +19,7 @@ from k12ai_server.app import Server
 from k12ai_server.platform.gpus import NvmlGpus
 from tests.conftest import server_config
 from tests.jobs import events_of
-from tests.server.k12nlp_requests import seed_train_request
+from tests.k12nlp_requests import seed_train_request
 
 Code = common_pb2.ReplyCode
 

@@ -17,7 +17,7 @@ from k12ai_client import AsyncK12AIClient, ReplyError, to_envelope
 from k12ai_server.app import Server
 from tests.conftest import example
 from tests.jobs import run_to_end, states
-from tests.server.k12nlp_requests import seed_train_request
+from tests.k12nlp_requests import seed_train_request
 
 Code = common_pb2.ReplyCode
 

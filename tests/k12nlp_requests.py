@@ -8,10 +8,11 @@ from typing import Any
 
 from tests.conftest import example
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k12nlp"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "k12nlp"
 
 
-def seed_train_request(data: Path) -> dict[str, Any]:
+def seed_request_on_fixtures(data: Path) -> dict[str, Any]:
+    """The seed's request as written, but for its data paths: the fixtures, copied to ``data``."""
     shutil.copytree(FIXTURES, data, dirs_exist_ok=True)
     body = example("k12nlp", "train")
     params = body["service_params"]
@@ -20,5 +21,11 @@ def seed_train_request(data: Path) -> dict[str, Any]:
     params["test_data_path"] = str(data / "sst_test.txt")
     embedder = params["model"]["text_field_embedder"]["token_embedders"]["tokens"]
     embedder["pretrained_file"] = str(data / "glove.6B.50d.fixture.txt.gz")
-    params["overrides"] = {"trainer.num_epochs": 1, "iterator.batch_size": 32}
+    return body
+
+
+def seed_train_request(data: Path) -> dict[str, Any]:
+    """The same, trained for one epoch in batches of 32, as a user would override it."""
+    body = seed_request_on_fixtures(data)
+    body["service_params"]["overrides"] = {"trainer.num_epochs": 1, "iterator.batch_size": 32}
     return body
