@@ -9,6 +9,7 @@ from google.protobuf import json_format, message, struct_pb2
 
 from k12ai_api.v1 import common_pb2, framework_pb2, platform_pb2
 from k12ai_client._errors import ReplyError
+from k12ai_contract.events import envelope
 from k12ai_contract.json_numbers import whole_numbers_as_ints
 
 ACCEPTED_CODES = (common_pb2.REPLY_CODE_SUCCESS, common_pb2.REPLY_CODE_JOB_QUEUED)
@@ -58,14 +59,13 @@ def reply_message(reply: Any) -> Any:
 
 def to_envelope(event: common_pb2.Event) -> dict[str, Any]:
     """The seed's JSON envelope: the payload under the key named by ``type``."""
-    return {
-        "version": event.version,
-        "type": event.type,
-        "tag": event.tag,
-        "op": event.op,
-        "user": event.user,
-        "service_uuid": event.service_uuid,
-        "timestamp": event.timestamp,
-        "datetime": event.datetime,
-        event.type: whole_numbers_as_ints(json_format.MessageToDict(event.payload)),
-    }
+    return envelope(
+        type=event.type,
+        tag=event.tag,
+        op=event.op,
+        user=event.user,
+        service_uuid=event.service_uuid,
+        timestamp=event.timestamp,
+        payload=whole_numbers_as_ints(json_format.MessageToDict(event.payload)),
+        datetime=event.datetime,
+    )

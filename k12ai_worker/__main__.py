@@ -18,6 +18,7 @@ from k12ai_contract.rundir import RunDir
 from k12ai_contract.spec import JobSpec
 from k12ai_contract.worker import EXIT_BAD_INPUT
 from k12ai_worker import frameworks
+from k12ai_worker.cpu_share import limit_threads, threads_report
 from k12ai_worker.events import EventWriter
 
 
@@ -36,6 +37,8 @@ def main(argv: list[str]) -> int:
 
 
 def run_job(spec: JobSpec) -> int:
+    # Before numpy, scikit-learn or torch is imported: their thread pools size themselves on load.
+    limit_threads(spec.cpu_threads)
     events = EventWriter(spec.events_path)
     try:
         framework = frameworks.load(spec.service_name)
@@ -50,8 +53,17 @@ def run_job(spec: JobSpec) -> int:
         traceback.print_exc()
         return 1
     finally:
+        _report_threads(spec, events)
         events.close()
     return 0
+
+
+def _report_threads(spec: JobSpec, events: EventWriter) -> None:
+    try:
+        events.emit(EventType.INFO, threads_report(spec.cpu_threads))
+    except Exception:
+        # A report about the job must never change how the job ends.
+        traceback.print_exc()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
+
+import psutil
 
 from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, Event, JobEnd, to_envelope
@@ -43,3 +46,10 @@ def states(events: list[Event]) -> list[str]:
 
 async def state_is(client: AsyncK12AIClient, job_id: str, state: str) -> bool:
     return (await client.get_job(job_id)).state == state
+
+
+def worker_of(job_id: str) -> psutil.Process:
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(job_id in part for part in proc.info["cmdline"] or ()):
+            return proc
+    raise AssertionError(f"no worker process for {job_id} (pid {os.getpid()} looked)")

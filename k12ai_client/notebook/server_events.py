@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from k12ai_client.notebook.rest import Gateway
+from k12ai_contract.events import envelope
 
 EVENTS_PATH = "k12ai/framework/events"
 # How long the server's history takes to arrive at most before "nothing stored" is believed.
@@ -33,7 +34,7 @@ def latest_events(
         query.append(("types", rest[1]))
     latest: dict[str, dict[str, Any]] = {}
     for event in _history(gateway, query, time.monotonic() + max(wait_s, HISTORY_WAIT_S)):
-        value = envelope(event)
+        value = rest_envelope(event)
         key = "/".join((tag, user, uuid, value["op"], value["type"]))
         seq = int(event["seq"])
         if value["tag"] == tag and key.startswith(prefix) and seq > hidden_through:
@@ -41,19 +42,18 @@ def latest_events(
     return sorted(latest.values(), key=lambda found: str(found["key"]))
 
 
-def envelope(event: dict[str, Any]) -> dict[str, Any]:
-    """The seed's envelope of a Watch event as REST prints it (payload under its type's name)."""
-    return {
-        "version": event["version"],
-        "type": event["type"],
-        "tag": event["tag"],
-        "op": event["op"],
-        "user": event["user"],
-        "service_uuid": event["service_uuid"],
-        "timestamp": int(event["timestamp"]),
-        "datetime": event["datetime"],
-        event["type"]: event.get("payload"),
-    }
+def rest_envelope(event: dict[str, Any]) -> dict[str, Any]:
+    """The seed's envelope of a Watch event as REST prints it."""
+    return envelope(
+        type=event["type"],
+        tag=event["tag"],
+        op=event["op"],
+        user=event["user"],
+        service_uuid=event["service_uuid"],
+        timestamp=int(event["timestamp"]),
+        payload=event.get("payload"),
+        datetime=event["datetime"],
+    )
 
 
 def _history(gateway: Gateway, query: list[tuple[str, str]], deadline: float) -> list[dict[str, Any]]:

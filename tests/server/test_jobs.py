@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 import pytest
 
 from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, ClientConfig, Event, ReplyError, to_envelope
 from k12ai_server.app import Server
 from tests.conftest import ServerProcess, assert_eventually, example
-from tests.jobs import events_of, run_to_end, slow_training, state_is, states
+from tests.jobs import events_of, run_to_end, slow_training, state_is, states, worker_of
 
 Code = common_pb2.ReplyCode
 SEED_ENVELOPE_KEYS = {"version", "type", "tag", "op", "user", "service_uuid", "timestamp", "datetime"}
@@ -94,7 +92,7 @@ async def test_duplicate_start_then_stop(client: AsyncK12AIClient) -> None:
 async def test_a_crashed_worker_fails_the_job_with_the_reason(client: AsyncK12AIClient) -> None:
     reply = await client.train(slow_training("crash"))
     await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
-    worker = _worker_of(reply.job_id)
+    worker = worker_of(reply.job_id)
     worker.send_signal(signal.SIGKILL)
     _, end = await asyncio.wait_for(events_of(client, reply.job_id), 60)
     assert end.state == "failed"
@@ -152,10 +150,3 @@ async def test_a_job_running_across_a_restart_is_readopted(
         seqs = [e.seq for e in events]
         assert seqs == sorted(set(seqs))
         assert states(events) == ["queued", "starting", "running", "stopped"]
-
-
-def _worker_of(job_id: str) -> psutil.Process:
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(job_id in part for part in proc.info["cmdline"] or ()):
-            return proc
-    raise AssertionError(f"no worker process for {job_id} (pid {os.getpid()} looked)")
