@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -56,14 +55,6 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = start_server_process(tmp_path_factory.mktemp("cli"), "--max-running-jobs", "8")
     yield server
     server.stop()
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port nothing listens on, held so that nothing else takes it meanwhile."""
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        yield held.getsockname()[1]
 
 
 def test_train_start_watch_then_predict(server_process: Callable[..., ServerProcess]) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,14 +24,6 @@ def stats_post(nb: NotebookSession, user: str) -> dict[str, object]:
 def session(server: Server, token: str = "", **config: object) -> NotebookSession:
     url = f"http://127.0.0.1:{server.http_port}"
     return NotebookSession(NotebookConfig(url=url, client=ClientConfig(token=token), **config))  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port nothing listens on, held so that nothing else takes it meanwhile."""
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        yield held.getsockname()[1]
 
 
 def test_both_errors_are_the_clients() -> None:
