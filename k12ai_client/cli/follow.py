@@ -133,8 +133,10 @@ def _progress_until_end(
     )
     bar_console = Console(file=console.file, width=min(console.width, WIDTH), stderr=console.stderr)
     # Without a terminal (a pipe, a log file) there is no bar: the events printed and the final line.
-    live = not bar_console.is_terminal
-    with Progress(*columns, console=bar_console, transient=True, expand=True, disable=live) as progress:
+    no_terminal = not bar_console.is_terminal
+    with Progress(
+        *columns, console=bar_console, transient=True, expand=True, disable=no_terminal
+    ) as progress:
         bar = progress.add_task(seen.state, total=1.0, metrics="")
         for item in client.watch(job_id=job_id):
             if isinstance(item, framework_pb2.JobEnd):

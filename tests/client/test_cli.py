@@ -292,8 +292,16 @@ def test_a_secured_server_from_the_environment(secured: tuple[ServerProcess, Pat
     target = f"localhost:{server.grpc_port}"
     plain = run_cli("jobs", "list", env={"K12AI_TARGET": target})
     assert plain.returncode == 3
-    assert no_traceback(plain).startswith(f"error: no TLS agreement with {target} (")
-    assert "needs --ca-cert or K12AI_CA_CERT" in plain.stderr
+    assert no_traceback(plain).startswith(f"error: {target} closed the connection (")
+    assert "A server started with --tls-cert needs --ca-cert or K12AI_CA_CERT" in plain.stderr
+
+    by_address = {"K12AI_TARGET": f"127.0.0.1:{server.grpc_port}", "K12AI_CA_CERT": str(pki / "ca.pem")}
+    misnamed = run_cli("jobs", "list", env=by_address)
+    assert misnamed.returncode == 3
+    assert no_traceback(misnamed).startswith(
+        f"error: 127.0.0.1:{server.grpc_port}'s certificate was not accepted ("
+    )
+    assert "name the host given in --target" in misnamed.stderr
 
     tls = {"K12AI_TARGET": target, "K12AI_CA_CERT": str(pki / "ca.pem")}
     anonymous = run_cli("jobs", "list", env=tls)
