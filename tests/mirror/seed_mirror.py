@@ -4,6 +4,7 @@ through a mirroring server, and waiting for the mirror to catch up."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from k12ai_client import AsyncK12AIClient, ClientConfig, Event, JobEnd, to_envelope
@@ -46,10 +47,15 @@ async def run_job(client: AsyncK12AIClient, kind: str) -> tuple[str, list[Event]
 
 
 async def stats_async(client: AsyncK12AIClient) -> None:
+    """An async stats query of project "uuid"; returns once its result event is stored."""
+    sent_ms = time.time_ns() // 1_000_000
     await client.stats(
         {"op": "query", "service_name": "k12platform", "service_uuid": "uuid", "async": True,
          "service_params": STATS_QUERY}
     )  # fmt: skip
+    async for item in client.watch(service_uuid="uuid", op="query", types=["result"]):
+        if isinstance(item, Event) and item.timestamp >= sent_ms:  # not an earlier query's
+            return
 
 
 async def mirror_caught_up(server: Server) -> None:

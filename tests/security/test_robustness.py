@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import psutil
+import pytest
 
 from k12ai_client import AsyncK12AIClient, ClientConfig, Event, JobEnd
 from k12ai_server.app import Server
@@ -32,6 +33,9 @@ async def test_garbage_on_the_event_channel_fails_the_job(client: AsyncK12AIClie
     assert (await client.stats(stats)).code == 100000
 
 
+# A hang guard, not a time limit: 200 jobs through 4 slots take 137 s on an idle 2-core machine
+# and several times that on a loaded one; the 300 s default would fail it for the load alone.
+@pytest.mark.timeout(1800)
 async def test_200_concurrent_starts_and_500_watchers(server_process: Callable[..., ServerProcess]) -> None:
     server = server_process("--max-running-jobs", "4")
     config = ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user="load", timeout_s=120)
