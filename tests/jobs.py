@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from typing import Any
 
@@ -48,8 +49,20 @@ async def state_is(client: AsyncK12AIClient, job_id: str, state: str) -> bool:
     return (await client.get_job(job_id)).state == state
 
 
-def worker_of(job_id: str) -> psutil.Process:
+def workers_of(job_id: str) -> list[psutil.Process]:
+    """The job's worker processes (session leaders: DataLoader-style forks do not count)."""
+    found = []
     for proc in psutil.process_iter(["cmdline"]):
-        if any(job_id in part for part in proc.info["cmdline"] or ()):
-            return proc
-    raise AssertionError(f"no worker process for {job_id} (pid {os.getpid()} looked)")
+        cmdline = proc.info["cmdline"] or []
+        if "k12ai_worker" in cmdline and any(job_id in part for part in cmdline):
+            with contextlib.suppress(psutil.Error):
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    found.append(proc)
+    return found
+
+
+def worker_of(job_id: str) -> psutil.Process:
+    found = workers_of(job_id)
+    if not found:
+        raise AssertionError(f"no worker process for {job_id} (pid {os.getpid()} looked)")
+    return found[0]

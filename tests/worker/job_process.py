@@ -55,6 +55,7 @@ def run_job(
     cwd: Path | None = None,
     timeout_s: float = 300,
     env: Mapping[str, str] | None = None,
+    cpu_threads: int = 1,
 ) -> Job:
     """Runs the job to its end in ``work/job<N>`` (also its cwd unless ``cwd`` is given)."""
     number = next(_job_numbers)
@@ -63,6 +64,7 @@ def run_job(
     spec = JobSpec(
         job_id=f"job{number}", service_name=service, kind=JobKind(kind), user="test",
         service_uuid="123456", params=params, cache_dir=cache, events_path=job_dir / "events.jsonl",
+        cpu_threads=cpu_threads,
     )  # fmt: skip
     spec.dump(job_dir / "spec.json")
     proc = subprocess.run(
