@@ -63,7 +63,6 @@ class RestGateway:
         descriptor_set: bytes | None = None,
         pool: descriptor_pool.DescriptorPool | None = None,
         cors_origins: Sequence[str] = (),
-        resumable: Mapping[str, SseResume] = K12AI_RESUMABLE,
         timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         """``servicers``: each served service's servicer object, by full name (``k12ai.v1.Framework``).
@@ -80,7 +79,7 @@ class RestGateway:
         self._openapi = dumps(openapi_document(self.routes))
         self._max_body_bytes = max_body_bytes
         self._cors = CorsPolicy(cors_origins)
-        self._resumable = resumable
+        self._resumable: Mapping[str, SseResume] = K12AI_RESUMABLE
         self._runner: web.AppRunner | None = None
         self.port = 0
 
