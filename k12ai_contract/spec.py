@@ -25,6 +25,12 @@ class JobSpec:
     events_path: Path
     # GPU ids the runner gave this job; empty means CPU only.
     devices: list[int] = field(default_factory=list)
+    # "host:port" of the server's internal EventIngestService when the server cannot read
+    # ``events_path`` (a job on another node): a shipper sends the file's lines there.
+    # "" when the server tails the file itself.
+    ship_to: str = ""
+    # The per-job secret each shipped batch carries.
+    ship_secret: str = ""
 
     @property
     def op(self) -> str:
@@ -36,7 +42,11 @@ class JobSpec:
 
     @classmethod
     def load(cls, path: Path) -> JobSpec:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return cls.from_json(path.read_text(encoding="utf-8"))
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        raw = json.loads(text)
         return cls(
             job_id=raw["job_id"],
             service_name=raw["service_name"],
@@ -47,9 +57,16 @@ class JobSpec:
             cache_dir=Path(raw["cache_dir"]),
             events_path=Path(raw["events_path"]),
             devices=list(raw.get("devices", [])),
+            ship_to=raw.get("ship_to", ""),
+            ship_secret=raw.get("ship_secret", ""),
         )
 
     def dump(self, path: Path) -> None:
+        # Owner-only: the spec may carry the job's shipping secret.
+        path.touch(mode=0o600)
+        path.write_text(self.to_json(), encoding="utf-8")
+
+    def to_json(self) -> str:
         raw = {
             "job_id": self.job_id,
             "service_name": self.service_name,
@@ -60,5 +77,7 @@ class JobSpec:
             "cache_dir": str(self.cache_dir),
             "events_path": str(self.events_path),
             "devices": self.devices,
+            "ship_to": self.ship_to,
+            "ship_secret": self.ship_secret,
         }
-        path.write_text(json.dumps(raw), encoding="utf-8")
+        return json.dumps(raw)

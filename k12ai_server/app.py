@@ -11,6 +11,7 @@ from grpc_reflection.v1alpha import reflection
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platform_pb2_grpc
 from k12ai_server.api.framework import FrameworkServicer
+from k12ai_server.api.ingest import IngestEndpoint
 from k12ai_server.api.platform import PlatformServicer
 from k12ai_server.config import ServerConfig
 from k12ai_server.events.bus import EventBus
@@ -18,14 +19,16 @@ from k12ai_server.events.log import EventLog
 from k12ai_server.events.store import EventStore
 from k12ai_server.gateway import GatewayTls, RestGateway
 from k12ai_server.jobs.gpus import GpuAllocator
-from k12ai_server.jobs.service import JobPaths, JobService
+from k12ai_server.jobs.network_ingest import NetworkIngest
+from k12ai_server.jobs.service import JobPaths, JobService, ShipTarget
 from k12ai_server.jobs.store import JobStore
 from k12ai_server.mirror.link import ConsulLink
 from k12ai_server.platform.gpus import NvmlGpus
 from k12ai_server.platform.host import HostSampler
-from k12ai_server.runners.base import Runner
+from k12ai_server.runners.base import EventChannel, Runner
 from k12ai_server.runners.local import LocalProcessRunner
 from k12ai_server.security.auth import Authenticator
+from k12ai_server.security.job_secrets import JobSecrets
 from k12ai_server.security.policy import load_tokens
 from k12ai_server.security.tls import bind
 from k12ai_server.state.db import open_database
@@ -55,6 +58,7 @@ class Server:
         conn: sqlite3.Connection,
         gateway: RestGateway,
         consul: ConsulLink | None = None,
+        ingest: IngestEndpoint | None = None,
     ) -> None:
         self.config = config
         self.grpc_port = grpc_port
@@ -68,6 +72,8 @@ class Server:
         self._sampler = sampler
         self._runner = runner
         self._conn = conn
+        # The internal event ingest service, when jobs ship their events over the network.
+        self.ingest = ingest
 
     @classmethod
     async def start(cls, config: ServerConfig, *, runner: Runner | None = None) -> Server:
@@ -75,16 +81,22 @@ class Server:
         conn = open_database(config.state_dir)
         events = EventLog(EventStore(conn), EventBus(queue_size=config.subscriber_queue_size))
         gpus = NvmlGpus()
-        runner = runner or _make_runner(config)
+        runner = runner or await _make_runner(config)
+        ingest = _bind_ingest(config, runner)
+        secrets = JobSecrets.load(config.state_dir)
+        ship_to = ShipTarget(address=ingest.address, secret_for=secrets.secret_for) if ingest else None
         jobs = JobService(
             jobs=JobStore(conn),
             events=events,
             runner=runner,
-            gpus=GpuAllocator(list(range(config.fake_gpus)) if config.fake_gpus else gpus.inventory()),
+            gpus=GpuAllocator(_gpu_inventory(config, gpus)),
             paths=JobPaths(data_root=config.data_root, state_dir=config.state_dir),
             stop_grace_s=config.stop_grace_s,
             max_running=config.max_running_jobs,
+            ship_to=ship_to,
         )
+        if ingest is not None:
+            ingest.serve(ingest=NetworkIngest(jobs), secrets=secrets)
         sampler = HostSampler(
             gpus=gpus, running=runner.running, disk_paths=[config.data_root, config.state_dir]
         )
@@ -120,11 +132,15 @@ class Server:
         )
         port = bind(grpc_server, config)
         await grpc_server.start()
+        if ingest is not None:
+            await ingest.start()
         try:
             await gateway.start(config.host, config.http_port, tls=_gateway_tls(config))
         except OSError:
             # The REST port is taken (or not ours to bind): give back what started, then say so.
             await grpc_server.stop(0)
+            if ingest is not None:
+                await ingest.stop(0)
             await sampler.close()
             await runner.close()
             conn.close()
@@ -164,6 +180,7 @@ class Server:
             conn=conn,
             gateway=gateway,
             consul=consul,
+            ingest=ingest,
         )
 
     async def stop(self, grace_s: float = 2.0) -> None:
@@ -172,6 +189,9 @@ class Server:
             await self.consul.deregister()
         await self.gateway.stop()
         await self._grpc.stop(grace_s)
+        if self.ingest is not None:
+            # Shippers keep their jobs' events in the spool and resend them to the next server.
+            await self.ingest.stop(grace_s)
         await self.jobs.close()
         await self._sampler.close()
         await self._runner.close()
@@ -188,7 +208,14 @@ def _gateway_tls(config: ServerConfig) -> GatewayTls | None:
     return GatewayTls(cert=config.tls_cert, key=config.tls_key, client_ca=config.tls_client_ca)
 
 
-def _make_runner(config: ServerConfig) -> Runner:
+async def _make_runner(config: ServerConfig) -> Runner:
+    channel = EventChannel(config.event_channel or EventChannel.FILE)
+    if config.runner == "ray":
+        if config.event_channel == EventChannel.FILE:
+            raise ValueError("the ray runner's jobs run on other nodes: its event channel is network")
+        from k12ai_server.runners.ray_jobs import RayRunner
+
+        return await RayRunner.connect(config.ray)
     if config.runner == "docker":
         # Imported here: the docker SDK is the optional `docker` extra.
         from k12ai_server.runners.docker import DockerRunner, connect_docker
@@ -199,5 +226,19 @@ def _make_runner(config: ServerConfig) -> Runner:
             data_roots=config.data_roots,
             # Pretend GPUs are allocated and queued, but there is no device to hand over.
             request_gpus=not config.fake_gpus,
+            event_channel=channel,
         )
-    return LocalProcessRunner()
+    return LocalProcessRunner(event_channel=channel)
+
+
+def _gpu_inventory(config: ServerConfig, gpus: NvmlGpus) -> list[int]:
+    if config.runner == "ray":
+        # The cluster places jobs on its nodes' GPUs; this host's are not the ones jobs get.
+        return []
+    return list(range(config.fake_gpus)) if config.fake_gpus else gpus.inventory()
+
+
+def _bind_ingest(config: ServerConfig, runner: Runner) -> IngestEndpoint | None:
+    if runner.event_channel is not EventChannel.NETWORK:
+        return None
+    return IngestEndpoint.bind(config.ingest, default_host=config.host)

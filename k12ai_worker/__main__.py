@@ -7,6 +7,7 @@ which key), anything else a crash (the runner reports the stderr tail).
 
 from __future__ import annotations
 
+import socket
 import sys
 import traceback
 from pathlib import Path
@@ -38,6 +39,7 @@ def main(argv: list[str]) -> int:
 def run_job(spec: JobSpec) -> int:
     events = EventWriter(spec.events_path)
     try:
+        _check_cache_dir(spec)
         framework = frameworks.load(spec.service_name)
         framework.validate(spec.kind, spec.params)
         events.emit(EventType.STATUS, {"state": JobState.RUNNING, "job_id": spec.job_id})
@@ -52,6 +54,15 @@ def run_job(spec: JobSpec) -> int:
     finally:
         events.close()
     return 0
+
+
+def _check_cache_dir(spec: JobSpec) -> None:
+    # The server made it before the start: a node that cannot see it has no shared data root.
+    if not spec.cache_dir.is_dir():
+        raise MissingArtefactError(
+            f"the cache directory {spec.cache_dir} does not exist on node {socket.gethostname()}: "
+            "every node must see the data roots at the same path (shared storage)"
+        )
 
 
 if __name__ == "__main__":

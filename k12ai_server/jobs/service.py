@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from k12ai_server.jobs.events_file import EventsFileReader
 from k12ai_server.jobs.gpus import GpuAllocator
 from k12ai_server.jobs.model import Job, JobIdentity
 from k12ai_server.jobs.store import JobStore
-from k12ai_server.runners.base import ExitStatus, RunHandle, Runner
+from k12ai_server.runners.base import EventChannel, ExitStatus, RunHandle, Runner
 from k12ai_server.runners.exit import exit_status, read_exit_file
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,14 @@ INGEST_POLL_S = 0.02
 
 class JobNotFoundError(Exception):
     pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipTarget:
+    """Where a job's shipper sends its events (network channel): the address and each job's secret."""
+
+    address: str
+    secret_for: Callable[[str], str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +64,7 @@ class JobService:
         paths: JobPaths,
         stop_grace_s: float,
         max_running: int,
+        ship_to: ShipTarget | None = None,
     ) -> None:
         self.jobs = jobs
         self._events = events
@@ -70,6 +80,13 @@ class JobService:
         self._stopping: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._recovered = asyncio.Event()
+        self._ship_to = ship_to
+        if runner.event_channel is EventChannel.NETWORK and ship_to is None:
+            raise ValueError("a runner on the network event channel needs the ingest service's address")
+        # Per live job: the last error message its events carried, and why its events were refused.
+        self._last_error: dict[str, str] = {}
+        self._garbage: dict[str, str] = {}
+        runner.listen(self)
 
     def cache_dir(self, ident: JobIdentity) -> Path:
         return self._paths.cache_dir(ident)
@@ -125,7 +142,7 @@ class JobService:
     async def recover(self) -> None:
         """Re-adopt every job a previous server left live; new starts wait for this."""
         for job in self.jobs.live():
-            if job.state is JobState.QUEUED:
+            if job.state is JobState.QUEUED and not job.runner_ref:
                 self._queue.append(job.job_id)
                 continue
             self._gpus.claim(job.job_id, job.devices)
@@ -175,6 +192,8 @@ class JobService:
             cache_dir=job.cache_dir,
             events_path=job.events_path,
             devices=list(job.devices),
+            ship_to=self._ship_to.address if self._ship_to else "",
+            ship_secret=self._ship_to.secret_for(job.job_id) if self._ship_to else "",
         ).dump(job.spec_path)
 
     async def _supervise(self, job: Job, handle: RunHandle | None) -> None:
@@ -195,39 +214,69 @@ class JobService:
             self._handles.pop(job.job_id, None)
 
     async def _follow(self, job: Job, handle: RunHandle) -> None:
-        reader = EventsFileReader(job.events_path, job.events_offset)
         waiter = asyncio.ensure_future(handle.wait())
-        last_error = ""
-        garbage = ""
+        if self._runner.event_channel is EventChannel.FILE:
+            await self._tail(job, handle, waiter)
+        # On the network channel the shipper hands over the last events before the job ends.
+        exit_status = await waiter
+        error = self._garbage.pop(job.job_id, "") or self._last_error.pop(job.job_id, "")
+        self._last_error.pop(job.job_id, None)
+        self._settle(job, exit_status, error=error)
+
+    async def _tail(self, job: Job, handle: RunHandle, waiter: asyncio.Future[ExitStatus]) -> None:
+        """Ingest the job's events file while it runs, then what it wrote last."""
+        reader = EventsFileReader(job.events_path, job.events_offset)
         while True:
             try:
-                last_error = self._ingest(job, reader) or last_error
+                self._ingest(job, reader)
             except InvalidEventLineError as exc:
-                garbage = f"the worker wrote an invalid event: {exc}"
+                self._garbage[job.job_id] = f"the worker wrote an invalid event: {exc}"
                 await handle.stop(self._stop_grace_s)
-            if waiter.done() or garbage:
+                return
+            if waiter.done():
                 break
             await asyncio.wait({waiter}, timeout=INGEST_POLL_S)
-        exit_status = await waiter
-        if not garbage:
-            with contextlib.suppress(InvalidEventLineError):
-                last_error = self._ingest(job, reader) or last_error
-        self._settle(job, exit_status, error=garbage or last_error)
+        await asyncio.wait({waiter})
+        with contextlib.suppress(InvalidEventLineError):
+            self._ingest(job, reader)
 
-    def _ingest(self, job: Job, reader: EventsFileReader) -> str:
-        """Store new worker events; returns the last error message among them."""
+    def _ingest(self, job: Job, reader: EventsFileReader) -> None:
         new = reader.read_new()
-        if not new:
-            return ""
-        last_error = ""
+        if new:
+            self.store_events(job, new, reader.offset)
+
+    def store_events(self, job: Job, new: list[WorkerEvent], offset: int) -> None:
+        """Store a job's new worker events and how far its events file is read, in one transaction."""
         for event in new:
             payload = event.payload if isinstance(event.payload, dict) else {}
             if event.type == "status" and payload.get("state") == JobState.RUNNING.value:
                 self.jobs.update(job.job_id, state=JobState.RUNNING, started_at=event.timestamp)
             if event.type == "error":
-                last_error = str(payload.get("message", ""))
-        self._events.append([_record(job, e) for e in new], job_offset=(job.job_id, reader.offset))
-        return last_error
+                self._last_error[job.job_id] = str(payload.get("message", ""))
+        self._events.append([_record(job, e) for e in new], job_offset=(job.job_id, offset))
+
+    def refuse_events(self, job: Job, reason: str) -> None:
+        """The job sent a line that is no event: it is stopped and fails with ``reason``."""
+        self._garbage[job.job_id] = f"the worker wrote an invalid event: {reason}"
+        handle = self._handles.get(job.job_id)
+        if handle is not None:
+            self._spawn(handle.stop(self._stop_grace_s))
+
+    # -- told by a runner whose cluster places jobs (runners.base.PlacementListener)
+
+    def waiting(self, job_id: str, reason: str) -> None:
+        job = self.jobs.get(job_id)
+        if job is None or job.state is not JobState.STARTING:
+            return
+        job = self.jobs.update(job_id, state=JobState.QUEUED, reason=reason)
+        self._emit_status(job, JobState.QUEUED, reason=reason)
+
+    def placed(self, job_id: str, node: str) -> None:
+        job = self.jobs.get(job_id)
+        if job is None or job.state is not JobState.QUEUED:
+            return
+        job = self.jobs.update(job_id, state=JobState.STARTING, reason="")
+        self._emit_status(job, JobState.STARTING, node=node)
 
     def _settle(self, job: Job, exit_status: ExitStatus, *, error: str) -> None:
         if job.job_id in self._stopping:

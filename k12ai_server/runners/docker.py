@@ -34,7 +34,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from k12ai_contract.spec import JobSpec
 from k12ai_server.config import DockerConfig
 from k12ai_server.jobs.model import Job
-from k12ai_server.runners.base import ExitStatus, RunHandle, RunningJob
+from k12ai_server.runners.base import EventChannel, ExitStatus, PlacementListener, RunHandle, RunningJob
 from k12ai_server.runners.docker_options import (
     LABEL_JOB_ID,
     ContainerUser,
@@ -71,12 +71,14 @@ class DockerRunner:
         config: DockerConfig,
         data_roots: Sequence[Path],
         request_gpus: bool = True,
+        event_channel: EventChannel = EventChannel.FILE,
     ) -> None:
         """``client`` is owned from here on: ``close()`` closes it.
 
         ``request_gpus`` False hands a job's GPU ids to no container (pretend
         GPUs); the worker then sees none and runs on the CPU.
         """
+        self.event_channel = event_channel
         self._client = client
         self._config = config
         self._roots = tuple(data_roots)
@@ -91,6 +93,10 @@ class DockerRunner:
         self._tracked: dict[str, Job] = {}
         self._background: list[asyncio.Task[None]] = []
 
+    def listen(self, listener: PlacementListener) -> None:
+        # A container starts at once: there is no placement to report.
+        return None
+
     async def launch(self, job: Job) -> RunHandle:
         self._start_background()
         kind = job.identity.kind.value
@@ -102,6 +108,7 @@ class DockerRunner:
             mounts=job_mounts(job, inputs, self._roots),
             gpu_ids=job.devices if self._request_gpus else (),
             host_cpus=self._host_cpus,
+            shipped=self.event_channel is EventChannel.NETWORK,
         )
         await self._call(self._prepare_run_dir, job)
         container_id = await self._call(self._create_and_start, job, options)
