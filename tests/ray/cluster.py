@@ -47,6 +47,8 @@ class WorkerNode:
     namespace: str
     host_link: str
     address: str
+    args: tuple[str, ...] = ()
+    log: Path = Path()
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -78,6 +80,13 @@ class RayCluster:
         """SIGKILL every process of the node, as a machine losing power would end them."""
         assert node.proc is not None
         _kill_tree(node.proc.pid)
+
+    def revive(self, node: WorkerNode) -> None:
+        """Start a killed node again (a new Ray node on the same address), and wait until it joins."""
+        node.proc = _ray_start(
+            *node.args, temp_dir=_fresh(self.temp_root / node.name), log=node.log, namespace=node.namespace
+        )
+        _wait_for_nodes(self, len(self.nodes) + 1)
 
     def close(self) -> None:
         for node in self.nodes:
@@ -131,14 +140,15 @@ def start_cluster(*, workers: int = 2, gpus_per_worker: int = 1, cpus_per_worker
         for i in range(workers):
             node = _make_node(cluster, i + 1, subnet, tag)
             cluster.nodes.append(node)
-            node.proc = _ray_start(
+            node.args = (
                 f"--address={cluster.head_address}:{GCS_PORT}",
                 f"--node-ip-address={node.address}",
                 f"--num-gpus={gpus_per_worker}",
                 f"--num-cpus={cpus_per_worker}",
-                temp_dir=cluster.temp_root / node.name,
-                log=cluster.temp_root / f"{node.name}.log",
-                namespace=node.namespace,
+            )
+            node.log = cluster.temp_root / f"{node.name}.log"
+            node.proc = _ray_start(
+                *node.args, temp_dir=cluster.temp_root / node.name, log=node.log, namespace=node.namespace
             )
         _wait_for_nodes(cluster, workers + 1)
     except BaseException:
@@ -221,6 +231,11 @@ def _wait_for_nodes(cluster: RayCluster, count: int) -> None:
                 return
         time.sleep(0.5)
     raise RuntimeError(f"{alive} of {count} Ray nodes alive after {START_TIMEOUT_S} s")
+
+
+def _fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    return path
 
 
 def _kill_tree(pid: int) -> None:
