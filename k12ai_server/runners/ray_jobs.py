@@ -171,17 +171,23 @@ class RayRunner:
             }
             for job_id, tracked in list(self._tracked.items()):
                 info = self._latest.get(job_id)
-                if info is not None:
-                    await self._follow(tracked, info)
+                if info is None:
+                    continue
+                try:
+                    self._follow(tracked, info)
+                except Exception:
+                    # One job's surprise must not stop following the others.
+                    log.exception("following Ray job %s", job_id)
 
-    async def _follow(self, tracked: _Tracked, info: Any) -> None:
+    def _follow(self, tracked: _Tracked, info: Any) -> None:
         status = status_of(info)
         job_id = tracked.job.job_id
         if status == PENDING:
             if not tracked.held and time.monotonic() - tracked.pending_since > QUEUED_AFTER_S:
                 tracked.held = True
                 if self._listener is not None:
-                    self._listener.waiting(job_id, waiting_reason(info))
+                    reason = waiting_reason(gpus=tracked.job.gpus_wanted, cpus=self._config.cpus_per_job)
+                    self._listener.waiting(job_id, reason)
         elif status == RUNNING:
             if tracked.held and self._listener is not None:
                 self._listener.placed(job_id, node_of(info))

@@ -25,12 +25,10 @@ def node_of(info: Any) -> str:
     return urlparse(address).hostname or info.driver_node_id or ""
 
 
-def waiting_reason(info: Any) -> str:
-    wants = []
-    if info.entrypoint_num_gpus:
-        wants.append(f"{info.entrypoint_num_gpus:g} GPU")
-    if info.entrypoint_num_cpus:
-        wants.append(f"{info.entrypoint_num_cpus:g} CPU")
+def waiting_reason(*, gpus: int, cpus: float) -> str:
+    wants = [f"{gpus} GPU"] if gpus else []
+    if cpus:
+        wants.append(f"{cpus:g} CPU")
     return f"waiting in the Ray cluster for a node with {' and '.join(wants) or 'room'} free"
 
 

@@ -42,7 +42,7 @@ def gpu_training(data: Path, uuid: str) -> dict[str, Any]:
     body = seed_train_request(data)
     body["service_uuid"] = uuid
     body["service_params"]["overrides"] = {
-        "trainer.num_epochs": 2,
+        "trainer.num_epochs": 1,
         "iterator.batch_size": 32,
         "trainer.cuda_device": 0,
     }
