@@ -206,14 +206,14 @@ class RayRunner:
         return exit_of(info, node_alive)
 
     def _node_alive(self, node_id: str) -> bool | None:
-        from ray.util.state import list_nodes
+        from ray.util.state import get_node
 
         try:
-            nodes = list_nodes(address=self._config.address, filters=[("node_id", "=", node_id)])
+            node = get_node(node_id, address=self._config.address)
         except Exception as exc:
             log.warning("asking Ray about node %s: %s", node_id, exc)
             return None
-        return bool(nodes) and all(n.state == "ALIVE" for n in nodes)
+        return node is not None and node.state == "ALIVE"
 
     async def _stop(self, job_id: str) -> None:
         # Ray's stop is SIGTERM to the entrypoint's processes, then SIGKILL after the

@@ -223,7 +223,8 @@ def _wait_for_nodes(cluster: RayCluster, count: int) -> None:
     while time.monotonic() < deadline:
         for node in cluster.nodes:
             if not node.alive:
-                raise RuntimeError(f"ray node {node.name} exited; see {cluster.temp_root}/{node.name}.log")
+                tail = "\n".join(node.log.read_text(errors="replace").splitlines()[-30:])
+                raise RuntimeError(f"ray node {node.name} exited during start:\n{tail}")
         with contextlib.suppress(Exception):
             nodes = list_nodes(address=cluster.dashboard_url, filters=[("state", "=", "ALIVE")])
             alive = len(nodes)
