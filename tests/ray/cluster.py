@@ -31,6 +31,7 @@ GCS_PORT = 6379
 DASHBOARD_PORT = 8265
 OBJECT_STORE_BYTES = 80 * 1024 * 1024
 START_TIMEOUT_S = 300.0
+JOIN_ATTEMPTS = 3
 # Settings the cluster's operators set (see deploy/ray): a queued job waits as long as it must,
 # and a stop gives the worker the grace period k12ai asks for before SIGKILL.
 CLUSTER_ENV = {
@@ -39,6 +40,10 @@ CLUSTER_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
 }
+
+
+class NodeExitedError(RuntimeError):
+    pass
 
 
 @dataclass
@@ -83,10 +88,7 @@ class RayCluster:
 
     def revive(self, node: WorkerNode) -> None:
         """Start a killed node again (a new Ray node on the same address), and wait until it joins."""
-        node.proc = _ray_start(
-            *node.args, temp_dir=_fresh(self.temp_root / node.name), log=node.log, namespace=node.namespace
-        )
-        _wait_for_nodes(self, len(self.nodes) + 1)
+        _join(self, node)
 
     def close(self) -> None:
         for node in self.nodes:
@@ -147,10 +149,7 @@ def start_cluster(*, workers: int = 2, gpus_per_worker: int = 1, cpus_per_worker
                 f"--num-cpus={cpus_per_worker}",
             )
             node.log = cluster.temp_root / f"{node.name}.log"
-            node.proc = _ray_start(
-                *node.args, temp_dir=cluster.temp_root / node.name, log=node.log, namespace=node.namespace
-            )
-        _wait_for_nodes(cluster, workers + 1)
+            _join(cluster, node)
     except BaseException:
         cluster.close()
         raise
@@ -215,23 +214,42 @@ def _wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"the Ray dashboard on {host}:{port} did not answer within {START_TIMEOUT_S} s")
 
 
-def _wait_for_nodes(cluster: RayCluster, count: int) -> None:
+def _wait_until_alive(cluster: RayCluster, node: WorkerNode) -> None:
     from ray.util.state import list_nodes
 
     deadline = time.monotonic() + START_TIMEOUT_S
-    alive = 0
     while time.monotonic() < deadline:
-        for node in cluster.nodes:
-            if not node.alive:
-                tail = "\n".join(node.log.read_text(errors="replace").splitlines()[-30:])
-                raise RuntimeError(f"ray node {node.name} exited during start:\n{tail}")
+        if not node.alive:
+            tail = "\n".join(node.log.read_text(errors="replace").splitlines()[-30:])
+            raise NodeExitedError(f"ray node {node.name} exited during start:\n{tail}")
         with contextlib.suppress(Exception):
-            nodes = list_nodes(address=cluster.dashboard_url, filters=[("state", "=", "ALIVE")])
-            alive = len(nodes)
-            if alive >= count:
+            alive: list[tuple[str, str, str | bool | int | float]] = [
+                ("state", "=", "ALIVE"),
+                ("node_ip", "=", node.address),
+            ]
+            if list_nodes(address=cluster.dashboard_url, filters=alive):
                 return
         time.sleep(0.5)
-    raise RuntimeError(f"{alive} of {count} Ray nodes alive after {START_TIMEOUT_S} s")
+    raise RuntimeError(f"Ray node {node.name} not alive after {START_TIMEOUT_S} s")
+
+
+def _join(cluster: RayCluster, node: WorkerNode) -> None:
+    """Start the node and wait until it is alive, one node at a time.
+
+    Ray gives a raylet a fixed 30 s to register, which a loaded machine can miss: the
+    node's ``ray start`` then exits, and it is tried again.
+    """
+    for attempt in range(1, JOIN_ATTEMPTS + 1):
+        node.proc = _ray_start(
+            *node.args, temp_dir=_fresh(cluster.temp_root / node.name), log=node.log, namespace=node.namespace
+        )
+        try:
+            _wait_until_alive(cluster, node)
+            return
+        except NodeExitedError:
+            _kill_tree(node.proc.pid)
+            if attempt == JOIN_ATTEMPTS:
+                raise
 
 
 def _fresh(path: Path) -> Path:

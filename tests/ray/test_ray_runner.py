@@ -25,7 +25,8 @@ from tests.server.test_k12nlp import seed_train_request
 from tests.server.test_network_channel import spool_events, worker_events
 from tests.server.test_platform import stats_request
 
-pytestmark = pytest.mark.ray
+# The first test also waits for the session's cluster to start (a minute or more on a loaded machine).
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
 JOB_TIMEOUT_S = 240.0
 
