@@ -26,9 +26,10 @@ from tests.server.test_network_channel import spool_events, worker_events
 from tests.server.test_platform import stats_request
 
 # The first test also waits for the session's cluster to start (a minute or more on a loaded machine).
-pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(1200)]
 
-JOB_TIMEOUT_S = 240.0
+# A hang guard only: on a loaded 2-core machine a small training can take minutes.
+JOB_TIMEOUT_S = 480.0
 
 
 def node_of_job(cluster: RayCluster, job_id: str) -> str:
@@ -184,7 +185,7 @@ async def test_server_killed_and_restarted_re_adopts_its_ray_jobs(
     config = ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user="test")
     data = tmp_path / "data" / "datasets" / "nlp"
     finishing, stopping = (
-        long_training(data, "finishes", epochs=150),
+        long_training(data, "finishes", epochs=15),
         long_training(data, "stops", epochs=5000),
     )
     async with AsyncK12AIClient(config) as client:
