@@ -185,7 +185,7 @@ async def test_server_killed_and_restarted_re_adopts_its_ray_jobs(
     config = ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user="test")
     data = tmp_path / "data" / "datasets" / "nlp"
     finishing, stopping = (
-        long_training(data, "finishes", epochs=15),
+        long_training(data, "finishes", epochs=5),
         long_training(data, "stops", epochs=5000),
     )
     async with AsyncK12AIClient(config) as client:
