@@ -86,9 +86,18 @@ class RayCluster:
         assert node.proc is not None
         _kill_tree(node.proc.pid)
 
-    def revive(self, node: WorkerNode) -> None:
-        """Start a killed node again (a new Ray node on the same address), and wait until it joins."""
+    def add_node(self, *, cpus: int, gpus: int = 0) -> WorkerNode:
+        """One more worker node in its own namespace, joined and alive."""
+        node = _make_node(self, len(self.nodes) + 1)
+        node.args = (
+            f"--address={self.head_address}:{GCS_PORT}",
+            f"--node-ip-address={node.address}",
+            f"--num-gpus={gpus}",
+            f"--num-cpus={cpus}",
+        )
+        self.nodes.append(node)
         _join(self, node)
+        return node
 
     def close(self) -> None:
         for node in self.nodes:
@@ -139,17 +148,8 @@ def start_cluster(*, workers: int = 2, gpus_per_worker: int = 1, cpus_per_worker
             log=cluster.temp_root / "head.log",
         )
         _wait_for_port(cluster.head_address, DASHBOARD_PORT, cluster.head)
-        for i in range(workers):
-            node = _make_node(cluster, i + 1, subnet, tag)
-            cluster.nodes.append(node)
-            node.args = (
-                f"--address={cluster.head_address}:{GCS_PORT}",
-                f"--node-ip-address={node.address}",
-                f"--num-gpus={gpus_per_worker}",
-                f"--num-cpus={cpus_per_worker}",
-            )
-            node.log = cluster.temp_root / f"{node.name}.log"
-            _join(cluster, node)
+        for _ in range(workers):
+            cluster.add_node(cpus=cpus_per_worker, gpus=gpus_per_worker)
     except BaseException:
         cluster.close()
         raise
@@ -163,12 +163,14 @@ def _make_bridge(name: str, cidr: str) -> None:
     _ip("link", "set", name, "up")
 
 
-def _make_node(cluster: RayCluster, index: int, subnet: str, tag: int) -> WorkerNode:
+def _make_node(cluster: RayCluster, index: int) -> WorkerNode:
+    subnet = cluster.head_address.rsplit(".", 1)[0]
     node = WorkerNode(
         name=f"worker{index}",
-        namespace=f"k12ray{tag}w{index}",
-        host_link=f"k12v{tag}w{index}",
+        namespace=f"{cluster.bridge}w{index}",
+        host_link=f"{cluster.bridge}v{index}",
         address=f"{subnet}.{index + 1}",
+        log=cluster.temp_root / f"worker{index}.log",
     )
     peer = f"{node.host_link}p"
     _ip("netns", "add", node.namespace)
