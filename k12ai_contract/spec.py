@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,10 @@ class JobSpec:
     cache_dir: Path
     # JSON lines the server ingests; see k12ai_contract.events.
     events_path: Path
-    # GPU ids the runner gave this job; empty means CPU only.
-    devices: list[int] = field(default_factory=list)
+    # Threads for PyTorch, BLAS and OpenMP: the job's share of the host's cores, so that
+    # concurrent jobs do not oversubscribe them. The GPUs are the runner's to hand over
+    # (k12ai_contract.worker.GPU_ENV): they are known only when the job starts.
+    cpu_threads: int = 1
     # "host:port" of the server's internal EventIngestService when the server cannot read
     # ``events_path`` (a job on another node): a shipper sends the file's lines there.
     # "" when the server tails the file itself.
@@ -56,15 +58,19 @@ class JobSpec:
             params=raw["params"],
             cache_dir=Path(raw["cache_dir"]),
             events_path=Path(raw["events_path"]),
-            devices=list(raw.get("devices", [])),
+            cpu_threads=int(raw.get("cpu_threads", 1)),
             ship_to=raw.get("ship_to", ""),
             ship_secret=raw.get("ship_secret", ""),
         )
 
     def dump(self, path: Path) -> None:
-        # Owner-only: the spec may carry the job's shipping secret.
-        path.touch(mode=0o600)
-        path.write_text(self.to_json(), encoding="utf-8")
+        # Written once, at admission; a crash mid-write must not leave half a spec. Owner-only:
+        # the spec may carry the job's shipping secret.
+        partial = path.with_suffix(".tmp")
+        partial.unlink(missing_ok=True)
+        partial.touch(mode=0o600)
+        partial.write_text(self.to_json(), encoding="utf-8")
+        partial.replace(path)
 
     def to_json(self) -> str:
         raw = {
@@ -76,7 +82,7 @@ class JobSpec:
             "params": self.params,
             "cache_dir": str(self.cache_dir),
             "events_path": str(self.events_path),
-            "devices": self.devices,
+            "cpu_threads": self.cpu_threads,
             "ship_to": self.ship_to,
             "ship_secret": self.ship_secret,
         }

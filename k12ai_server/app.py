@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
+import os
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -16,12 +16,10 @@ from k12ai_server.api.platform import PlatformServicer
 from k12ai_server.config import ServerConfig
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.log import EventLog
-from k12ai_server.events.store import EventStore
 from k12ai_server.gateway import GatewayTls, RestGateway
 from k12ai_server.jobs.gpus import GpuAllocator
-from k12ai_server.jobs.network_ingest import NetworkIngest
+from k12ai_server.jobs.limits import JobLimits, cpu_share, default_per_user
 from k12ai_server.jobs.service import JobPaths, JobService, ShipTarget
-from k12ai_server.jobs.store import JobStore
 from k12ai_server.mirror.link import ConsulLink
 from k12ai_server.platform.gpus import NvmlGpus
 from k12ai_server.platform.host import HostSampler
@@ -31,7 +29,8 @@ from k12ai_server.security.auth import Authenticator
 from k12ai_server.security.job_secrets import JobSecrets
 from k12ai_server.security.policy import load_tokens
 from k12ai_server.security.tls import bind
-from k12ai_server.state.db import open_database
+from k12ai_server.state.db import Database
+from k12ai_server.state.watch import DatabaseWatch
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,8 @@ class Server:
         events: EventLog,
         sampler: HostSampler,
         runner: Runner,
-        conn: sqlite3.Connection,
+        db: Database,
+        watch: DatabaseWatch,
         gateway: RestGateway,
         consul: ConsulLink | None = None,
         ingest: IngestEndpoint | None = None,
@@ -71,32 +71,33 @@ class Server:
         self._grpc = grpc_server
         self._sampler = sampler
         self._runner = runner
-        self._conn = conn
+        self._db = db
+        self._watch = watch
         # The internal event ingest service, when jobs ship their events over the network.
         self.ingest = ingest
 
     @classmethod
     async def start(cls, config: ServerConfig, *, runner: Runner | None = None) -> Server:
         auth = Authenticator(load_tokens(config))
-        conn = open_database(config.state_dir)
-        events = EventLog(EventStore(conn), EventBus(queue_size=config.subscriber_queue_size))
+        # DatabaseCorruptError here: the server does not start on a damaged database.
+        db = Database.open(config.state_dir)
+        events = EventLog(db, EventBus(queue_size=config.subscriber_queue_size))
         gpus = NvmlGpus()
         runner = runner or await _make_runner(config)
         ingest = _bind_ingest(config, runner)
         secrets = JobSecrets.load(config.state_dir)
         ship_to = ShipTarget(address=ingest.address, secret_for=secrets.secret_for) if ingest else None
         jobs = JobService(
-            jobs=JobStore(conn),
+            db=db,
             events=events,
             runner=runner,
             gpus=GpuAllocator(_gpu_inventory(config, gpus)),
             paths=JobPaths(data_root=config.data_root, state_dir=config.state_dir),
-            stop_grace_s=config.stop_grace_s,
-            max_running=config.max_running_jobs,
+            limits=job_limits(config),
             ship_to=ship_to,
         )
         if ingest is not None:
-            ingest.serve(ingest=NetworkIngest(jobs), secrets=secrets)
+            ingest.serve(jobs=jobs, secrets=secrets)
         sampler = HostSampler(
             gpus=gpus, running=runner.running, disk_paths=[config.data_root, config.state_dir]
         )
@@ -143,14 +144,14 @@ class Server:
                 await ingest.stop(0)
             await sampler.close()
             await runner.close()
-            conn.close()
+            db.close()
             raise
         consul = None
         if config.consul.enabled:
             consul = await ConsulLink.start(
                 config.consul,
                 events=events,
-                conn=conn,
+                db=db,
                 host=config.host,
                 grpc_port=port,
                 http_port=gateway.port,
@@ -160,6 +161,13 @@ class Server:
         await jobs.recover()
         for name in (*SERVICE_NAMES, ""):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+        async def not_serving(_why: str) -> None:
+            for name in (*SERVICE_NAMES, ""):
+                await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+        watch = DatabaseWatch(db, on_lost=not_serving)
+        watch.start()
 
         log.info(
             "k12ai gRPC on %s:%d, REST on %d (runner %s, state %s)",
@@ -177,7 +185,8 @@ class Server:
             events=events,
             sampler=sampler,
             runner=runner,
-            conn=conn,
+            db=db,
+            watch=watch,
             gateway=gateway,
             consul=consul,
             ingest=ingest,
@@ -192,13 +201,27 @@ class Server:
         if self.ingest is not None:
             # Shippers keep their jobs' events in the spool and resend them to the next server.
             await self.ingest.stop(grace_s)
+        await self._watch.close()
         await self.jobs.close()
         await self._sampler.close()
         await self._runner.close()
         if self.consul is not None:
             # After the jobs: their last events are mirrored before the link closes.
             await self.consul.close()
-        self._conn.close()
+        self._db.close()
+
+
+def job_limits(config: ServerConfig) -> JobLimits:
+    runner_cpus = {"docker": config.docker.cpus, "ray": config.ray.cpus_per_job}.get(config.runner, 0.0)
+    return JobLimits(
+        max_running=config.max_running_jobs,
+        max_running_per_user=config.max_running_jobs_per_user or default_per_user(config.max_running_jobs),
+        time_limit_s=config.job_time_limit_s,
+        stop_grace_s=config.stop_grace_s,
+        cpu_threads=cpu_share(
+            host_cpus=os.cpu_count() or 1, max_running=config.max_running_jobs, runner_cpus=runner_cpus
+        ),
+    )
 
 
 def _gateway_tls(config: ServerConfig) -> GatewayTls | None:

@@ -16,6 +16,7 @@ from k12ai_server.config import ENV_PREFIX, DockerConfig, IngestConfig, RayConfi
 from k12ai_server.mirror.settings import add_consul_args, consul_config
 from k12ai_server.runners.base import RunnerUnavailableError
 from k12ai_server.security import token_cli
+from k12ai_server.state.db import DatabaseCorruptError
 
 DEFAULTS = ServerConfig()
 
@@ -67,6 +68,19 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         default=int(_env("max_running_jobs", DEFAULTS.max_running_jobs)),
         help="jobs running at once; more wait queued (default: CPU count)",
     )
+    p.add_argument(
+        "--max-running-jobs-per-user",
+        type=int,
+        default=int(_env("max_running_jobs_per_user", DEFAULTS.max_running_jobs_per_user)),
+        help="jobs one user may run at once; the rest wait queued while other users' jobs go first "
+        "(default 0: all slots but one)",
+    )
+    p.add_argument(
+        "--job-time-limit-s",
+        type=float,
+        default=float(_env("job_time_limit_s", DEFAULTS.job_time_limit_s)),
+        help="a job running longer is stopped and fails, saying why (default 72 h; 0: no limit)",
+    )
     p.add_argument("--heartbeat-s", type=float, default=float(_env("heartbeat_s", DEFAULTS.heartbeat_s)))
     p.add_argument("--log-level", default=_env("log_level", DEFAULTS.log_level))
     p.add_argument(
@@ -106,6 +120,8 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         fake_gpus=args.fake_gpus,
         stop_grace_s=args.stop_grace_s,
         max_running_jobs=args.max_running_jobs,
+        max_running_jobs_per_user=args.max_running_jobs_per_user,
+        job_time_limit_s=args.job_time_limit_s,
         heartbeat_s=args.heartbeat_s,
         log_level=args.log_level,
         tokens_file=args.tokens_file,
@@ -215,3 +231,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     except RunnerUnavailableError as exc:
         print(f"k12ai-server: {exc}", file=sys.stderr)
         sys.exit(2)
+    except DatabaseCorruptError as exc:
+        sys.exit(f"k12ai-server: {exc}")

@@ -19,6 +19,7 @@ from k12ai_contract.rundir import RunDir
 from k12ai_contract.spec import JobSpec
 from k12ai_contract.worker import EXIT_BAD_INPUT
 from k12ai_worker import frameworks
+from k12ai_worker.cpu_share import limit_threads, threads_report
 from k12ai_worker.events import EventWriter
 
 
@@ -37,6 +38,8 @@ def main(argv: list[str]) -> int:
 
 
 def run_job(spec: JobSpec) -> int:
+    # Before numpy, scikit-learn or torch is imported: their thread pools size themselves on load.
+    limit_threads(spec.cpu_threads)
     events = EventWriter(spec.events_path)
     try:
         _check_cache_dir(spec)
@@ -52,6 +55,7 @@ def run_job(spec: JobSpec) -> int:
         traceback.print_exc()
         return 1
     finally:
+        _report_threads(spec, events)
         events.close()
     return 0
 
@@ -63,6 +67,14 @@ def _check_cache_dir(spec: JobSpec) -> None:
             f"the cache directory {spec.cache_dir} does not exist on node {socket.gethostname()}: "
             "every node must see the data roots at the same path (shared storage)"
         )
+
+
+def _report_threads(spec: JobSpec, events: EventWriter) -> None:
+    try:
+        events.emit(EventType.INFO, threads_report(spec.cpu_threads))
+    except Exception:
+        # A report about the job must never change how the job ends.
+        traceback.print_exc()
 
 
 if __name__ == "__main__":

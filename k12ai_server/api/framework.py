@@ -27,9 +27,9 @@ from k12ai_server.api.requests import (
 )
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.log import EventLog
-from k12ai_server.events.watch import WatchBatch, WatchRequest, follow
-from k12ai_server.jobs.model import Job, JobIdentity
-from k12ai_server.jobs.service import JobNotFoundError, JobService
+from k12ai_server.events.watch import WatchBatch, WatchRequest
+from k12ai_server.jobs.model import InputPath, Job, JobIdentity
+from k12ai_server.jobs.service import AdmissionFailedError, IntakeStoppedError, JobNotFoundError, JobService
 from k12ai_server.jobs.store import JobAlreadyLiveError
 from k12ai_server.security import audit
 from k12ai_server.security.auth import Authenticator
@@ -118,14 +118,22 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             framework.validate(kind, params)
         except ConfigError as exc:
             raise ApiError(replies.INVALID_PARAMS, f"service_params.{exc}") from None
-        for key, path in framework.input_paths(kind, params):
-            check_under_roots(key, path, self._data_roots)
+        inputs = [
+            InputPath(key, path, str(check_under_roots(key, path, self._data_roots)))
+            for key, path in framework.input_paths(kind, params)
+        ]
         cache_dir = self._jobs.cache_dir(ident)
         check_output_file(params, cache_dir)
         if ident.kind is not JobKind.TRAIN and not (cache_dir / MODEL_ARCHIVE).is_file():
             raise ApiError(replies.TASK_START_FAILED, f"{MODEL_ARCHIVE} is not found in {cache_dir}")
         try:
-            job = await self._jobs.start(ident, params, gpus_wanted=framework.gpus_wanted(kind, params))
+            job = await self._jobs.start(
+                ident, params, inputs=inputs, gpus_wanted=framework.gpus_wanted(kind, params)
+            )
+        except IntakeStoppedError as exc:
+            raise ApiError(replies.UNAVAILABLE, str(exc)) from None
+        except AdmissionFailedError as exc:
+            raise ApiError(replies.TASK_START_FAILED, str(exc)) from None
         except JobAlreadyLiveError as exc:
             raise ApiError(
                 replies.JOB_ALREADY_RUNNING,
@@ -162,13 +170,13 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             after_seq=request.after_seq,
             heartbeat_s=self._heartbeat_s,
         )
-        async for item in follow(self._events.store, self._events.bus, watch, self._terminal_state):
+        async for item in self._events.follow(watch, self._terminal_state):
             yield self._watch_response(item)
 
     async def _owned_job(
         self, job_id: str, principal: Principal, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Job:
-        job = self._jobs.jobs.get(job_id)
+        job = self._jobs.get(job_id)
         if job is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"job {job_id!r} not found")
         assert job is not None
@@ -188,14 +196,14 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         return response
 
     def _terminal_state(self, job_id: str) -> str | None:
-        job = self._jobs.jobs.get(job_id)
+        job = self._jobs.get(job_id)
         return job.state.value if job and job.state.is_terminal() else None
 
     async def GetJob(  # noqa: N802
         self, request: framework_pb2.GetJobRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> framework_pb2.GetJobResponse:
         job = await self._owned_job(request.job_id, await self._auth.principal(context), context)
-        return framework_pb2.GetJobResponse(job=job_message(job, self._events.store.last_seq(job.job_id)))
+        return framework_pb2.GetJobResponse(job=job_message(job, self._events.last_seq(job.job_id)))
 
     async def ListJobs(  # noqa: N802
         self, request: framework_pb2.ListJobsRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -211,11 +219,12 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED, f"may not list jobs of user {request.user!r}"
             )
-        jobs = self._jobs.jobs.query(
+        jobs = self._jobs.query(
             user=request.user if principal.admin else principal.user,
             service_uuid=request.service_uuid,
             states=states,
             limit=request.limit or 100,
         )
-        store = self._events.store
-        return framework_pb2.ListJobsResponse(jobs=[job_message(j, store.last_seq(j.job_id)) for j in jobs])
+        return framework_pb2.ListJobsResponse(
+            jobs=[job_message(j, self._events.last_seq(j.job_id)) for j in jobs]
+        )

@@ -8,46 +8,47 @@ authenticated by the job's own secret, compared in constant time.
 from __future__ import annotations
 
 import socket
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
 
 from k12ai_api.internal.v1 import ingest_pb2, ingest_pb2_grpc
-from k12ai_contract.events import MAX_LINE_BYTES, InvalidEventLineError
+from k12ai_contract.events import MAX_LINE_BYTES
 from k12ai_server.config import IngestConfig
-from k12ai_server.jobs.network_ingest import JobSettledError, UnknownJobError
+from k12ai_server.jobs.ingest import InvalidEventsError, JobNotIngestingError, OffsetGapError
+from k12ai_server.jobs.service import JobService
 from k12ai_server.security.job_secrets import JobSecrets
 
 # The longest event line and the rest of a call.
 MAX_RECEIVE_BYTES = MAX_LINE_BYTES + 1024 * 1024
 
 
-class EventIngest(Protocol):
-    async def ingest(self, job_id: str, offset: int, data: bytes) -> int:
-        """Store what is new in ``data`` (bytes of the events file from ``offset``); the acked offset."""
-        ...
-
-
 class IngestServicer(ingest_pb2_grpc.EventIngestServiceServicer):
-    def __init__(self, *, ingest: EventIngest, secrets: JobSecrets) -> None:
-        self._ingest = ingest
+    """Shipped bytes into the one ingest path (``JobService.ingest``), as the file tail feeds it."""
+
+    def __init__(self, *, jobs: JobService, secrets: JobSecrets) -> None:
+        self._jobs = jobs
         self._secrets = secrets
 
     async def Append(  # noqa: N802 (the RPC's name)
         self, request: ingest_pb2.AppendRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> ingest_pb2.AppendResponse:
-        if not self._secrets.verify(request.job_id, request.secret):
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"wrong secret for job {request.job_id!r}")
+        job_id = request.job_id
+        if not self._secrets.verify(job_id, request.secret):
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"wrong secret for job {job_id!r}")
         if request.offset < 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "offset must not be negative")
+        if self._jobs.get(job_id) is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job {job_id}")
         try:
-            acked = await self._ingest.ingest(request.job_id, request.offset, request.data)
-        except UnknownJobError as exc:
-            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-        except JobSettledError as exc:
+            acked = await self._jobs.ingest.ingest(job_id, request.offset, request.data)
+        except OffsetGapError:
+            # Bytes are missing in between: the answer tells the shipper where to resend from.
+            acked = self._jobs.ingest.acked(job_id)
+        except JobNotIngestingError as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
-        except InvalidEventLineError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not an event line: {exc}")
+        except InvalidEventsError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return ingest_pb2.AppendResponse(acked_offset=acked)
 
 
@@ -68,9 +69,9 @@ class IngestEndpoint:
             raise OSError(f"cannot bind the ingest service to {host}:{config.port}")
         return cls(server, config.advertise or f"{_dialable(host)}:{port}")
 
-    def serve(self, *, ingest: EventIngest, secrets: JobSecrets) -> None:
+    def serve(self, *, jobs: JobService, secrets: JobSecrets) -> None:
         ingest_pb2_grpc.add_EventIngestServiceServicer_to_server(
-            IngestServicer(ingest=ingest, secrets=secrets), self._server
+            IngestServicer(jobs=jobs, secrets=secrets), self._server
         )
 
     async def start(self) -> None:

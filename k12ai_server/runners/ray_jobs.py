@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from k12ai_contract.spec import JobSpec
@@ -32,6 +33,7 @@ from k12ai_server.jobs.model import Job
 from k12ai_server.runners.base import (
     EventChannel,
     ExitStatus,
+    FoundWorker,
     PlacementListener,
     RunHandle,
     RunnerUnavailableError,
@@ -55,6 +57,11 @@ POLL_S = 0.25
 QUEUED_AFTER_S = 2.0
 # Marks the cluster's jobs that k12ai submitted (metadata), for Stats and re-adoption.
 METADATA_MARK = "k12ai_job_id"
+# The job's run directory on the server (metadata): a server re-adopts only its own jobs.
+METADATA_RUN_DIR = "k12ai_run_dir"
+# Left in the server's run directory once a Ray job's end has been seen: a restarted server
+# need not look at that job again (Ray keeps every job it ever ran).
+SEEN_ENDED = "ray_job_ended"
 T = TypeVar("T")
 
 
@@ -107,6 +114,7 @@ class RayRunner:
             runtime_env={"env_vars": {SPEC_ENV: spec.to_json()}},
             metadata={
                 METADATA_MARK: job.job_id,
+                METADATA_RUN_DIR: str(job.run_dir),
                 "user": job.identity.user,
                 "service_name": job.identity.service_name,
                 "service_uuid": job.identity.service_uuid,
@@ -117,13 +125,23 @@ class RayRunner:
         )
         return self._track(job)
 
-    async def adopt(self, job: Job) -> RunHandle | None:
+    async def find_workers(self, runs_root: Path) -> dict[str, FoundWorker]:
+        """This server's Ray jobs that run, wait, or ended without the server seeing it."""
         self._start_polling()
-        try:
-            await self._call(self._client.get_job_info, job.job_id)
-        except RuntimeError:
-            # Ray answers an unknown submission id with a RuntimeError ("does not exist").
-            return None
+        listed = await self._call(self._client.list_jobs)
+        found = {}
+        for info in listed:
+            run_dir = Path((info.metadata or {}).get(METADATA_RUN_DIR) or "/")
+            if run_dir.parent != runs_root:
+                continue
+            if status_of(info) in TERMINAL and (run_dir / SEEN_ENDED).exists():
+                continue
+            found[str(info.submission_id)] = FoundWorker(ref=str(info.submission_id))
+        return found
+
+    async def adopt(self, job: Job, found: FoundWorker) -> RunHandle | None:
+        # An ended Ray job is adopted too: its handle settles it with Ray's reason.
+        self._start_polling()
         return self._track(job)
 
     def running(self) -> list[RunningJob]:
@@ -138,11 +156,9 @@ class RayRunner:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _node_spec(self, job: Job) -> JobSpec:
-        """The spec as the node sees it: its own spool, and the GPUs Ray makes visible from 0."""
+        """The spec as the node sees it: its own spool (the GPUs are the ones Ray makes visible)."""
         spool = self._config.spool_dir / job.job_id / job.events_path.name
-        return dataclasses.replace(
-            JobSpec.load(job.spec_path), events_path=spool, devices=list(range(job.gpus_wanted))
-        )
+        return dataclasses.replace(JobSpec.load(job.spec_path), events_path=spool)
 
     def _track(self, job: Job) -> _Handle:
         tracked = _Tracked(job=job, ended=asyncio.get_running_loop().create_future())
@@ -203,6 +219,7 @@ class RayRunner:
         node_alive = None
         if status_of(info) == "FAILED" and info.driver_exit_code is None and info.driver_node_id:
             node_alive = await self._call(self._node_alive, info.driver_node_id)
+        await self._call((tracked.job.run_dir / SEEN_ENDED).touch)
         return exit_of(info, node_alive)
 
     def _node_alive(self, node_id: str) -> bool | None:
@@ -218,6 +235,9 @@ class RayRunner:
     async def _stop(self, job_id: str) -> None:
         # Ray's stop is SIGTERM to the entrypoint's processes, then SIGKILL after the
         # cluster's RAY_JOB_STOP_WAIT_TIME_S (see deploy/ray).
+        info = self._latest.get(job_id)
+        if info is not None and status_of(info) in TERMINAL:
+            return
         try:
             await self._call(self._client.stop_job, job_id)
         except RuntimeError as exc:

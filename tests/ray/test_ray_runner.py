@@ -125,7 +125,7 @@ async def test_train_evaluate_predict_on_the_cluster_ship_every_event_once(
         run_to_end(ray_client, ray_client.train, example("k12ml", "train_iris")), JOB_TIMEOUT_S
     )
     assert end.state == "finished", end
-    job = ray_server.jobs.jobs.get(end.job_id)
+    job = ray_server.jobs.get(end.job_id)
     assert job is not None
     assert not job.events_path.exists(), "the server's run dir holds no events file: they came by network"
     assert worker_events(events) == spool_events(spool_of(tmp_path, end.job_id))
@@ -154,7 +154,7 @@ async def test_a_cut_link_loses_and_repeats_nothing(
     spool = spool_of(tmp_path, reply.job_id)
 
     def stored() -> int:
-        job = ray_server.jobs.jobs.get(reply.job_id)
+        job = ray_server.jobs.get(reply.job_id)
         assert job is not None
         return job.events_offset
 

@@ -64,7 +64,7 @@ async def test_every_event_arrives_once_in_order_through_the_network(
     events, end = await run_to_end(shipping_client, shipping_client.train, example("k12ml", "train_iris"))
     assert end.state == "finished", end
     assert states(events) == ["queued", "starting", "running", "finished"]
-    job = shipping_server.jobs.jobs.get(events[0].job_id)
+    job = shipping_server.jobs.get(events[0].job_id)
     assert job is not None
     assert worker_events(events) == spool_events(job.events_path)
     assert job.events_offset == job.events_path.stat().st_size
@@ -82,17 +82,17 @@ async def _paused_job(client: AsyncK12AIClient, server: Server) -> tuple[str, ps
     job_id = reply.job_id
 
     async def worker_started() -> bool:
-        job = server.jobs.jobs.get(job_id)
+        job = server.jobs.get(job_id)
         return job is not None and job.state.value == "running"
 
     await assert_eventually(worker_started)
-    job = server.jobs.jobs.get(job_id)
+    job = server.jobs.get(job_id)
     assert job is not None
     (worker,) = psutil.Process(int(job.runner_ref)).children()
     worker.send_signal(signal.SIGSTOP)
 
     async def shipped_all() -> bool:
-        current = server.jobs.jobs.get(job_id)
+        current = server.jobs.get(job_id)
         return current is not None and current.events_offset == current.events_path.stat().st_size
 
     await assert_eventually(shipped_all)
@@ -103,11 +103,11 @@ async def test_resends_and_gaps_are_ignored_and_the_acknowledged_offset_answered
     shipping_client: AsyncK12AIClient, shipping_server: Server
 ) -> None:
     job_id, worker = await _paused_job(shipping_client, shipping_server)
-    job = shipping_server.jobs.jobs.get(job_id)
+    job = shipping_server.jobs.get(job_id)
     assert job is not None
     spool = job.events_path.read_bytes()
     secret = JobSecrets.load(shipping_server.config.state_dir).secret_for(job_id)
-    stored = shipping_server.events.store.last_seq(job_id)
+    stored = shipping_server.events.last_seq(job_id)
     stub = _stub(shipping_server)
 
     resend = await stub.Append(ingest_pb2.AppendRequest(job_id=job_id, secret=secret, offset=0, data=spool))
@@ -115,7 +115,7 @@ async def test_resends_and_gaps_are_ignored_and_the_acknowledged_offset_answered
     gap = ingest_pb2.AppendRequest(job_id=job_id, secret=secret, offset=len(spool) + 10, data=line)
     after_gap = await stub.Append(gap)
     assert resend.acked_offset == after_gap.acked_offset == len(spool)
-    assert shipping_server.events.store.last_seq(job_id) == stored
+    assert shipping_server.events.last_seq(job_id) == stored
 
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.Append(ingest_pb2.AppendRequest(job_id=job_id, secret="x" * 64, offset=0, data=spool))
@@ -139,7 +139,7 @@ async def test_a_shipped_line_that_is_no_event_fails_the_job(
     shipping_client: AsyncK12AIClient, shipping_server: Server
 ) -> None:
     job_id, _ = await _paused_job(shipping_client, shipping_server)
-    job = shipping_server.jobs.jobs.get(job_id)
+    job = shipping_server.jobs.get(job_id)
     assert job is not None
     secret = JobSecrets.load(shipping_server.config.state_dir).secret_for(job_id)
     garbage = ingest_pb2.AppendRequest(
