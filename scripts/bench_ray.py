@@ -29,9 +29,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import psutil
+from bench_docker import slow_body, wait_for_state
 from benchkit import k12ai_server_process, row
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,18 +43,8 @@ from k12ai_server.security.job_secrets import JobSecrets  # noqa: E402
 from k12ai_worker import shipping  # noqa: E402
 from tests.ray.cluster import RayCluster, start_cluster  # noqa: E402
 
-TRAIN_IRIS = ROOT / "examples" / "k12ml" / "train_iris.json"
 INGEST_PORT = 8121
 HELD_CPUS = "1000"
-
-
-def slow_body(uuid: str) -> dict[str, Any]:
-    body = {**json.loads(TRAIN_IRIS.read_text()), "user": "bench", "service_uuid": uuid}
-    body["service_params"] = {
-        "dataset": {"type": "builtin", "name": "digits"},
-        "model": {"type": "gradient_boosting", "params": {"n_estimators": 3000}},
-    }
-    return body
 
 
 def server_args(cluster: RayCluster, spool: Path, *extra: str) -> list[str]:
@@ -63,13 +53,6 @@ def server_args(cluster: RayCluster, spool: Path, *extra: str) -> list[str]:
         "--ray-spool-dir", str(spool), "--ingest-host", cluster.head_address,
         "--ingest-port", str(INGEST_PORT), "--max-running-jobs", "1000", "--stop-grace-s", "3", *extra,
     ]  # fmt: skip
-
-
-def wait_for_state(client: K12AIClient, job_id: str, state: str) -> None:
-    for item in client.watch(job_id=job_id):
-        if isinstance(item, Event) and to_envelope(item).get("status", {}).get("state") == state:
-            return
-    raise RuntimeError(f"job {job_id} ended before {state}")
 
 
 def bench_start(cluster: RayCluster, work: Path, repeats: int) -> None:
