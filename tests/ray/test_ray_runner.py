@@ -189,7 +189,7 @@ async def test_server_killed_and_restarted_re_adopts_its_ray_jobs(
     data = tmp_path / "data" / "datasets" / "nlp"
     finishing, stopping = (
         long_training(data, "finishes", epochs=5),
-        long_training(data, "stops", epochs=5000),
+        long_training(data, "stops", epochs=1000),
     )
     async with AsyncK12AIClient(config) as client:
         done = await client.train(finishing)
