@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from k12ai_client import ClientConfig, Event, K12AIClient, to_envelope  # noqa: E402
 from k12ai_contract.events import encode_event_line  # noqa: E402
+from k12ai_server.config import RayConfig  # noqa: E402
 from k12ai_server.security.job_secrets import JobSecrets  # noqa: E402
 from k12ai_worker import shipping  # noqa: E402
 from tests.ray.cluster import RayCluster, start_cluster  # noqa: E402
@@ -76,7 +77,7 @@ def bench_start(cluster: RayCluster, work: Path, repeats: int) -> None:
             job = ray.submit_job(
                 entrypoint=info.entrypoint,
                 runtime_env=info.runtime_env,
-                entrypoint_num_cpus=info.entrypoint_num_cpus,
+                entrypoint_num_cpus=RayConfig().cpus_per_job,
             )
             while ray.get_job_status(job) != JobStatus.RUNNING:
                 time.sleep(0.01)
@@ -120,16 +121,23 @@ def bench_latency(cluster: RayCluster, work: Path) -> None:
             (job_id,) = held_jobs(client, 1, f"lat{int(rate)}")
             latencies: list[float] = []
             proc = emitters(cluster, work, [job_id], rate=rate, seconds=5.0)
-            for item in client.watch(job_id=job_id, types=["info"]):
+            spool = work / "emit" / job_id / "events.jsonl"
+            # Heartbeats come while idle: the loop ends once every line the emitter wrote arrived.
+            for item in client.watch(job_id=job_id, types=["info"], heartbeats=True):
                 if isinstance(item, Event):
                     sent = to_envelope(item)["info"]["sent_ns"]
                     latencies.append((time.time_ns() - sent) / 1e6)
-                if proc.poll() is not None and len(latencies) >= int(rate * 5):
+                if proc.poll() is not None and len(latencies) >= _lines(spool):
                     break
             proc.wait()
             client.train({**slow_body(f"lat{int(rate)}"), "op": "train.stop", "service_params": {}})
             print(row(f"{int(rate)} events/s for 5 s", latencies))
         client.close()
+
+
+def _lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
 
 
 def bench_rss(cluster: RayCluster, work: Path, jobs: int) -> None:
