@@ -125,8 +125,8 @@ def bench_latency(cluster: RayCluster, work: Path) -> None:
             # Heartbeats come while idle: the loop ends once every line the emitter wrote arrived.
             for item in client.watch(job_id=job_id, types=["info"], heartbeats=True):
                 if isinstance(item, Event):
-                    sent = to_envelope(item)["info"]["sent_ns"]
-                    latencies.append((time.time_ns() - sent) / 1e6)
+                    sent_us = to_envelope(item)["info"]["sent_us"]
+                    latencies.append((time.time_ns() // 1000 - sent_us) / 1e3)
                 if proc.poll() is not None and len(latencies) >= _lines(spool):
                     break
             proc.wait()
@@ -188,7 +188,8 @@ def _write(spool: Path, rate: float, seconds: float) -> None:
         while (elapsed := time.perf_counter() - start) < seconds:
             due = int(elapsed * rate) + 1
             for _ in range(due - n):
-                f.write(encode_event_line("info", {"message": "bench", "sent_ns": time.time_ns()}))
+                # Microseconds: an event's numbers must stay exact as doubles (below 2**53).
+                f.write(encode_event_line("info", {"message": "bench", "sent_us": time.time_ns() // 1000}))
             f.flush()
             n = due
             time.sleep(max(0.0, n / rate - (time.perf_counter() - start)))
