@@ -12,6 +12,7 @@ from k12ai_client import AsyncK12AIClient, Event, ReplyError, reply_message, to_
 from k12ai_server.platform.gpus import NvmlGpus
 from tests.conftest import assert_eventually
 from tests.jobs import events_of, slow_training, state_is
+from tests.platform_requests import control_request, stats_request
 
 Code = common_pb2.ReplyCode
 SEED_STATS_KEYS = {
@@ -19,28 +20,6 @@ SEED_STATS_KEYS = {
     "gpus", "containers",
 }  # fmt: skip
 SEED_GPU_KEYS = {"name", "gpu_percent", "gpu_memory_total", "gpu_memory_usage", "gpu_memory_percent"}
-
-
-def stats_request(is_async: bool, **params: Any) -> dict[str, Any]:
-    return {
-        "op": "query",
-        "user": "test",
-        "service_name": "k12platform",
-        "service_uuid": "uuid",
-        "async": is_async,
-        "service_params": params or {"cpus": True, "gpus": True, "disks": False, "containers": True},
-    }
-
-
-def control_request(container_id: str, user: str = "test") -> dict[str, Any]:
-    return {
-        "op": "container.stop",
-        "user": user,
-        "service_name": "k12platform",
-        "service_uuid": "uuid",
-        "async": False,
-        "service_params": {"id": container_id},
-    }
 
 
 async def test_sync_stats_has_the_seed_fields(client: AsyncK12AIClient) -> None:
