@@ -11,7 +11,7 @@ import grpc
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
 from k12ai_server.api import replies
-from k12ai_server.api.convert import EventMessages, job_message
+from k12ai_server.api.convert import EventMessages, job_message, series_message
 from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import (
     SeedRequest,
@@ -24,6 +24,7 @@ from k12ai_server.api.requests import (
 )
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.log import EventLog
+from k12ai_server.events.series import DEFAULT_MAX_POINTS, MAX_POINTS_LIMIT
 from k12ai_server.events.watch import WatchBatch, WatchRequest, follow
 from k12ai_server.jobs.model import Job, JobIdentity, JobKind, JobState
 from k12ai_server.jobs.service import JobNotFoundError, JobService
@@ -217,3 +218,23 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         )
         store = self._events.store
         return framework_pb2.ListJobsResponse(jobs=[job_message(j, store.last_seq(j.job_id)) for j in jobs])
+
+    async def GetMetricSeries(  # noqa: N802
+        self, request: framework_pb2.GetMetricSeriesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> framework_pb2.GetMetricSeriesResponse:
+        job = await self._owned_job(request.job_id, await self._auth.principal(context), context)
+        if not 0 <= request.max_points <= MAX_POINTS_LIMIT:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"max_points: {request.max_points} is not between 0 (the default, "
+                f"{DEFAULT_MAX_POINTS}) and {MAX_POINTS_LIMIT}",
+            )
+        store = self._events.store
+        # No await between the two reads: the series hold exactly the events up to last_seq.
+        last_seq = store.last_seq(job.job_id)
+        series = store.series.read(
+            job.job_id, max_points=request.max_points or DEFAULT_MAX_POINTS, latest_only=request.latest_only
+        )
+        return framework_pb2.GetMetricSeriesResponse(
+            series=[series_message(s) for s in series], last_seq=last_seq
+        )

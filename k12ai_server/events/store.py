@@ -8,12 +8,15 @@ from collections.abc import Sequence
 
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.record import EventRecord
+from k12ai_server.events.series import MetricSeriesIndex
 from k12ai_server.state.db import transaction
 
 
 class EventStore:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        # Filled in the same transaction as the events, so it never lags or leads them.
+        self.series = MetricSeriesIndex(conn)
 
     def append(
         self, events: Sequence[EventRecord], *, job_offset: tuple[str, int] | None = None
@@ -38,6 +41,7 @@ class EventStore:
                 )
                 assert cursor.lastrowid is not None
                 stored.append(event.with_seq(cursor.lastrowid))
+            self.series.add(stored)
             if job_offset is not None:
                 job_id, offset = job_offset
                 self._conn.execute("UPDATE jobs SET events_offset = ? WHERE job_id = ?", (offset, job_id))
