@@ -13,6 +13,7 @@ from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platfo
 from k12ai_server.api.framework import FrameworkServicer
 from k12ai_server.api.platform import PlatformServicer
 from k12ai_server.config import ServerConfig
+from k12ai_server.console import ConsoleSite
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.log import EventLog
 from k12ai_server.events.store import EventStore
@@ -112,6 +113,7 @@ class Server:
             dict(zip(SERVICE_NAMES, (framework, platform), strict=True)),
             max_body_bytes=MAX_RECEIVE_BYTES,
             cors_origins=config.cors_origins,
+            console=ConsoleSite(),
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)

@@ -368,6 +368,7 @@ class Job(_message.Message):
     STARTED_AT_FIELD_NUMBER: _builtins.int
     ENDED_AT_FIELD_NUMBER: _builtins.int
     LAST_SEQ_FIELD_NUMBER: _builtins.int
+    SERVICE_PARAMS_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     user: _builtins.str
     service_name: _builtins.str
@@ -387,6 +388,10 @@ class Job(_message.Message):
     ended_at: _builtins.int
     last_seq: _builtins.int
     """The seq of the job's latest event."""
+    @_builtins.property
+    def service_params(self) -> _struct_pb2.Struct:
+        """The request's service_params, as sent."""
+
     def __init__(
         self,
         *,
@@ -403,10 +408,11 @@ class Job(_message.Message):
         started_at: _builtins.int = ...,
         ended_at: _builtins.int = ...,
         last_seq: _builtins.int = ...,
+        service_params: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "exit_code", b"exit_code"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "exit_code", b"exit_code", "service_params", b"service_params"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "cache_dir", b"cache_dir", "created_at", b"created_at", "ended_at", b"ended_at", "exit_code", b"exit_code", "job_id", b"job_id", "kind", b"kind", "last_seq", b"last_seq", "reason", b"reason", "service_name", b"service_name", "service_uuid", b"service_uuid", "started_at", b"started_at", "state", b"state", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "cache_dir", b"cache_dir", "created_at", b"created_at", "ended_at", b"ended_at", "exit_code", b"exit_code", "job_id", b"job_id", "kind", b"kind", "last_seq", b"last_seq", "reason", b"reason", "service_name", b"service_name", "service_params", b"service_params", "service_uuid", b"service_uuid", "started_at", b"started_at", "state", b"state", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__exit_code: _TypeAlias = _typing.Literal["exit_code"]  # noqa: Y015
     _WhichOneofArgType__exit_code: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code"]  # noqa: Y015

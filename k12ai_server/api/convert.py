@@ -46,6 +46,7 @@ def job_message(job: Job, last_seq: int) -> framework_pb2.Job:
     )
     if job.exit_code is not None:
         message.exit_code = job.exit_code
+    message.service_params.update(job.params)
     return message
 
 
