@@ -1,0 +1,144 @@
+// A job's metric charts: one chart per metric, one line per phase. The history comes
+// downsampled from GetMetricSeries; the live tail from a Watch that starts at its last_seq,
+// so no point is missing or drawn twice. Live points go to the charts directly, without
+// re-rendering the page.
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import { describe, metricSeries } from "../api";
+import { Chart, type ChartSpec, type Line } from "../chart";
+import { metric } from "../format";
+import { addMetricsEvent, Series, type XAxis } from "../series";
+import { watch } from "../stream";
+
+export const X_LABELS: Record<XAxis, string> = {
+  epoch: "epoch",
+  progress: "progress",
+  time: "seconds since start",
+};
+
+export function xValues(series: Series, axis: XAxis, startMs: number): number[] {
+  if (axis === "progress") return series.progress;
+  if (axis === "time") return series.times.map((t) => (t - startMs) / 1000);
+  return series.epochs;
+}
+
+export function AxisControls(props: {
+  axis: XAxis; log: boolean; setAxis: (a: XAxis) => void; setLog: (l: boolean) => void;
+}) {
+  return (
+    <div class="axis-controls">
+      <label>x axis{" "}
+        <select name="x-axis" value={props.axis} onChange={(e) => props.setAxis(e.currentTarget.value as XAxis)}>
+          {(Object.keys(X_LABELS) as XAxis[]).map((a) => <option value={a}>{X_LABELS[a]}</option>)}
+        </select>
+      </label>
+      <label><input type="checkbox" name="log-scale" checked={props.log}
+        onChange={(e) => props.setLog(e.currentTarget.checked)} /> log scale</label>
+    </div>
+  );
+}
+
+export function JobMetrics(props: { jobId: string; live: boolean; startMs: number }) {
+  const series = useRef(new Map<string, Series>());
+  const [names, setNames] = useState<string[]>([]);
+  const [version, setVersion] = useState(0);
+  const [axis, setAxis] = useState<XAxis>("epoch");
+  const [log, setLog] = useState(false);
+  const [error, setError] = useState("");
+  const [loaded, setLoaded] = useState(false);
+  const grid = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    let stopWatch = () => {};
+    let cancelled = false;
+    series.current = new Map();
+    const width = Math.max(grid.current?.clientWidth ?? 1000, 400) * (window.devicePixelRatio || 1);
+    metricSeries(props.jobId, { maxPoints: Math.min(width, 4000) })
+      .then((reply) => {
+        if (cancelled) return;
+        for (const s of reply.series) {
+          const one = Series.fromReply(s);
+          series.current.set(one.key, one);
+        }
+        setNames(chartNames(series.current));
+        setLoaded(true);
+        setVersion((v) => v + 1);
+        if (!props.live) return;
+        let frame = 0;
+        stopWatch = watch({ job_id: props.jobId, types: ["metrics"] }, Number(reply.last_seq), {
+          events: (events) => {
+            let added = false;
+            for (const event of events) added = addMetricsEvent(series.current, event) || added;
+            if (!added) return;
+            for (const s of series.current.values()) s.compact(width);
+            const now = chartNames(series.current);
+            setNames((before) => (before.join() === now.join() ? before : now));
+            // One Preact update per frame at most; the charts coalesce their own draws too.
+            if (!frame) frame = requestAnimationFrame(() => { frame = 0; setVersion((v) => v + 1); });
+            if (document.hidden) setVersion((v) => v + 1);
+          },
+        });
+      })
+      .catch((e) => !cancelled && setError(describe(e)));
+    return () => {
+      cancelled = true;
+      stopWatch();
+    };
+  }, [props.jobId, props.live]);
+
+  const latest = [...series.current.values()];
+  return (
+    <div>
+      <AxisControls axis={axis} log={log} setAxis={setAxis} setLog={setLog} />
+      {error && <p class="error" role="alert">Could not load the metrics: {error}</p>}
+      {loaded && names.length === 0 && <p class="muted">No metrics reported {props.live ? "yet" : ""}.</p>}
+      <div class="charts" ref={grid}>
+        {names.map((name) => (
+          <Chart key={name} version={version} spec={spec(name, axis, log)}
+            lines={linesOf(series.current, name, axis, props.startMs)} />
+        ))}
+      </div>
+      {latest.length > 0 && (
+        <table class="latest">
+          <thead><tr><th>Metric</th><th>Phase</th><th>Latest</th><th>Points</th></tr></thead>
+          <tbody>
+            {latest.map((s) => (
+              <tr data-series={s.key}><td>{s.name}</td><td>{s.phase || "—"}</td><td>{metric(s.latest)}</td><td>{s.count}</td></tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+const specs = new Map<string, ChartSpec>();
+// The same object for the same settings, so a chart is rebuilt only when they change.
+export function spec(title: string, axis: XAxis, log: boolean): ChartSpec {
+  const key = `${title}|${axis}|${log}`;
+  let found = specs.get(key);
+  if (!found) specs.set(key, (found = { title, xLabel: X_LABELS[axis], log }));
+  return found;
+}
+
+function chartNames(all: Map<string, Series>): string[] {
+  const names = [...new Set([...all.values()].map((s) => s.name))];
+  const first = ["loss", "accuracy", "accuracy3"];
+  const rank = (n: string) => (first.includes(n) ? first.indexOf(n) : 9);
+  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+const PHASES = ["train", "validation", "test", ""];
+
+function linesOf(all: Map<string, Series>, name: string, axis: XAxis, startMs: number): Line[] {
+  return [...all.values()]
+    .filter((s) => s.name === name)
+    .sort((a, b) => PHASES.indexOf(a.phase) - PHASES.indexOf(b.phase))
+    .map((s) => ({
+      label: s.phase || name,
+      xs: xValues(s, axis, startMs),
+      ys: s.values,
+      newestEventMs: s.newestEventMs,
+      dashed: s.phase === "validation",
+    }));
+}
