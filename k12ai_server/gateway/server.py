@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 OPENAPI_PATH = "/openapi.json"
 JSON = "application/json"
+STREAMS_SHUTDOWN_S = 1.0
 
 UnaryHandler = Callable[[message.Message, GatewayContext], Awaitable[message.Message]]
 
@@ -91,7 +92,11 @@ class RestGateway:
         if self._cors:
             app.on_response_prepare.append(self._cors.on_response_prepare)
         # handler_cancellation: a client that hangs up cancels its call, streams included.
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        # A stopping server cancels open event streams (a console tab follows one for as long as it
+        # is open) after STREAMS_SHUTDOWN_S, rather than aiohttp's 60 s.
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=STREAMS_SHUTDOWN_S
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=tls.context() if tls else None)
         await site.start()

@@ -148,7 +148,7 @@ function logText(event: Event): string {
   if (typeof payload === "string") return payload;
   if (!payload) return "";
   if (event.type === "status") {
-    const extra = Object.entries(payload).filter(([k]) => k !== "state");
+    const extra = Object.entries(payload).filter(([k]) => k !== "state" && k !== "job_id");
     return `${String(payload.state)}${extra.length ? ` ${extra.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ")}` : ""}`;
   }
   if (typeof payload.message === "string") return payload.message;

@@ -84,7 +84,9 @@ export function JobMetrics(props: { jobId: string; live: boolean; startMs: numbe
       cancelled = true;
       stopWatch();
     };
-  }, [props.jobId, props.live]);
+    // Not re-run when the job ends: the live tail ends by itself at the job's `end`, and the
+    // points already drawn are every point the job had.
+  }, [props.jobId]);
 
   const latest = [...series.current.values()];
   return (
