@@ -11,8 +11,8 @@ export interface Line {
   label: string;
   xs: number[];
   ys: number[];
-  // Event timestamp (ms) of the line's newest point.
-  newestEventMs: number;
+  // Event timestamps (ms) of the points, for the draw-latency figure; empty when not events.
+  times: number[];
   dashed?: boolean;
 }
 
@@ -36,7 +36,10 @@ export class LiveChart {
   private frame = 0;
   private lastDraw = 0;
   private lines: Line[] = [];
+  // Per line, the newest event timestamp already drawn; and the points awaiting their draw.
   private drawnUpTo = new Map<string, number>();
+  private awaiting: number[] = [];
+  private everDrawn = false;
 
   constructor(
     private readonly host: HTMLElement,
@@ -90,15 +93,27 @@ export class LiveChart {
       if (this.plot.width !== width) this.plot.setSize({ width, height: this.plot.height });
     }
     this.host.dataset.points = String(this.lines.reduce((n, l) => n + l.ys.length, 0));
-    const drawnAt = Date.now();
     for (const line of this.lines) {
-      const before = this.drawnUpTo.get(line.label) ?? 0;
-      if (line.newestEventMs > before) {
-        if (before) drawStats.record(drawnAt - line.newestEventMs);
-        this.drawnUpTo.set(line.label, line.newestEventMs);
-      }
+      const before = this.drawnUpTo.get(line.label);
+      const times = line.times;
+      if (!times.length) continue;
+      // History (the first draw) has no latency; each newer point waits for the draw hook.
+      if (before !== undefined)
+        for (let i = times.length - 1; i >= 0 && times[i] > before; i--) this.awaiting.push(times[i]);
+      this.drawnUpTo.set(line.label, Math.max(before ?? 0, times[times.length - 1]));
     }
   }
+
+  // uPlot's draw hook: the canvas now shows the data.
+  private onDrawn = () => {
+    const now = Date.now();
+    for (const t of this.awaiting) drawStats.record(now - t);
+    this.awaiting = [];
+    if (!this.everDrawn && this.lines.some((l) => l.ys.length)) {
+      this.everDrawn = true;
+      drawStats.chartDrawn();
+    }
+  };
 
   private options(width: number): uPlot.Options {
     const { spec } = this;
@@ -109,6 +124,7 @@ export class LiveChart {
       scales: { x: { time: false }, y: spec.log ? { distr: 3 } : {} },
       axes: [{ label: spec.xLabel }, {}],
       legend: { live: true },
+      hooks: { draw: [this.onDrawn] },
       cursor: { drag: { x: true, y: false } },
       series: [
         { label: spec.xLabel },

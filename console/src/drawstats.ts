@@ -1,20 +1,28 @@
-// How long after the worker's event a point was on the chart (event timestamp to the draw),
-// kept for scripts/bench_console.py and the browser tests, which read window.k12aiDrawStats.
+// When points were drawn, kept for scripts/bench_console.py and the browser tests, which read
+// window.k12aiDrawStats: each live point's latency (its event's timestamp to the uPlot draw
+// that showed it), and when the first chart, and the last of the charts, first drew history.
 
 const KEEP = 100_000;
 
 class DrawStats {
   latenciesMs: number[] = [];
-  draws = 0;
+  // performance.now() (ms since navigation) of the first draw of any chart, and of the latest
+  // chart's first draw: together, "first chart complete" and "all charts complete".
+  firstDrawMs = 0;
+  lastFirstDrawMs = 0;
 
   record(latencyMs: number): void {
-    this.draws += 1;
     if (this.latenciesMs.length < KEEP) this.latenciesMs.push(latencyMs);
+  }
+
+  chartDrawn(): void {
+    const now = performance.now();
+    if (!this.firstDrawMs) this.firstDrawMs = now;
+    this.lastFirstDrawMs = now;
   }
 
   reset(): void {
     this.latenciesMs = [];
-    this.draws = 0;
   }
 }
 

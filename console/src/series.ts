@@ -17,8 +17,6 @@ export class Series {
   values: number[] = [];
   count = 0;
   latest = NaN;
-  // The newest point's event timestamp (ms), for the draw-latency figure.
-  newestEventMs = 0;
 
   constructor(
     readonly name: string,
@@ -51,7 +49,6 @@ export class Series {
     this.values.push(value);
     this.count += 1;
     this.latest = value;
-    this.newestEventMs = time;
   }
 
   /** Keeps a live series near `width` points: each run of points becomes its minimum and maximum. */

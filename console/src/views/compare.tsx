@@ -32,9 +32,11 @@ export function CompareView(props: { jobIds: string[] }) {
   useEffect(() => {
     let cancelled = false;
     let stopWatch = () => {};
+    let timer = 0;
     runs.current = [];
     setLoaded(false);
-    const width = 1600;
+    // Each run's line keeps about this many points; twenty of them are joined on one x axis.
+    const width = 800;
     Promise.all(
       props.jobIds.map(async (jobId) => {
         try {
@@ -60,7 +62,6 @@ export function CompareView(props: { jobIds: string[] }) {
       const live = runs.current.filter((r) => LIVE_STATES.includes(r.job.state));
       if (!live.length) return;
       const byId = new Map(live.map((r) => [r.job.job_id, r]));
-      let frame = 0;
       stopWatch = watch({ types: ["metrics"] }, Math.min(...live.map((r) => r.lastSeq)), {
         events: (events) => {
           let added = false;
@@ -71,17 +72,23 @@ export function CompareView(props: { jobIds: string[] }) {
               run.lastSeq = Number(event.seq);
             }
           }
-          if (!added) return;
-          for (const run of live) for (const s of run.series.values()) s.compact(width);
-          if (!frame) frame = requestAnimationFrame(() => { frame = 0; setVersion((v) => v + 1); });
+          if (!added || timer) return;
+          // Re-rendered (and so redrawn) at most once per interval, however many runs report.
+          timer = window.setTimeout(() => {
+            timer = 0;
+            for (const run of live) for (const s of run.series.values()) s.compact(width);
+            setVersion((v) => v + 1);
+          }, COMPARE_MIN_DRAW_INTERVAL_MS);
         },
       });
     });
     return () => {
       cancelled = true;
       stopWatch();
+      clearTimeout(timer);
     };
   }, [key, session.value]);
+
 
   if (!props.jobIds.length)
     return (
@@ -103,7 +110,7 @@ export function CompareView(props: { jobIds: string[] }) {
       label: `${run.job.service_uuid} ${run.job.job_id.slice(0, 8)}`,
       xs: xValues(s, axis, start),
       ys: s.values,
-      newestEventMs: s.newestEventMs,
+      times: s.times,
     }];
   });
 

@@ -90,7 +90,7 @@ export function HostView() {
   const t0 = times.current[0] ?? 0;
   const xs = times.current.map((t) => (t - t0) / 1000);
   const line = (key: string, label: string): Line => ({
-    label, xs, ys: history.current.get(key) ?? [], newestEventMs: 0,
+    label, xs, ys: history.current.get(key) ?? [], times: [],
   });
   const charts: [string, Line[]][] = [
     ["CPU %", [line("cpu", "cpu")]],

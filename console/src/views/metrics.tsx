@@ -140,7 +140,7 @@ function linesOf(all: Map<string, Series>, name: string, axis: XAxis, startMs: n
       label: s.phase || name,
       xs: xValues(s, axis, startMs),
       ys: s.values,
-      newestEventMs: s.newestEventMs,
+      times: s.times,
       dashed: s.phase === "validation",
     }));
 }
