@@ -36,9 +36,16 @@ from k12ai_server.config import ServerConfig
 from k12ai_server.events.record import EventRecord, now_ms
 from k12ai_server.jobs.model import Job, JobIdentity, JobKind, JobState
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 NUM_BATCHES = 1000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def chromium() -> tuple[Path, list[str]]:
+    """Chromium's path and switches, from their one home beside the browser tests."""
+    sys.path.insert(0, str(ROOT))
+    from tests.console.chromium import CHROMIUM, CHROMIUM_ARGS
+
+    return CHROMIUM, CHROMIUM_ARGS
 
 
 def synthetic_job(server: Server, project: str, state: JobState) -> Job:
@@ -143,7 +150,9 @@ async def open_big_run(server: Server, page: Page, base: str, events: int) -> di
     timings = []
     for _ in range(3):
         # A new context each time: an empty cache, so the page's own files count too.
-        context = await page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+        browser = page.context.browser
+        assert browser is not None
+        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
         page = await context.new_page()
         await page.goto(f"{base}/#/job/{job.job_id}")
         await page.wait_for_function(
@@ -154,8 +163,8 @@ async def open_big_run(server: Server, page: Page, base: str, events: int) -> di
                 """() => ({
                 first: window.k12aiDrawStats.firstDrawMs,
                 all: window.k12aiDrawStats.lastFirstDrawMs,
-                bytes: performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
-                    .reduce((n, e) => n + e.transferSize, 0),
+                bytes: [...performance.getEntriesByType('navigation'),
+                        ...performance.getEntriesByType('resource')].reduce((n, e) => n + e.transferSize, 0),
                 series: performance.getEntriesByType('resource').filter(e => e.name.includes('/metrics'))
                     .reduce((n, e) => n + e.transferSize, 0),
             })"""
@@ -177,7 +186,9 @@ async def replay(base: str, job_id: str) -> tuple[int, float]:
     return size, time.perf_counter() - began
 
 
-async def compare_busy(server: Server, page: Page, base: str, runs: int, rate: float, seconds: float) -> float:
+async def compare_busy(
+    server: Server, page: Page, base: str, runs: int, rate: float, seconds: float
+) -> float:
     jobs = [synthetic_job(server, f"cmp{i}", JobState.RUNNING) for i in range(runs)]
     rng = random.Random(3)
     for job in jobs:
@@ -202,6 +213,30 @@ async def task_seconds(cdp: Any) -> float:
     return float(next(m["value"] for m in found["metrics"] if m["name"] == "TaskDuration"))
 
 
+async def measure(server: Server, page: Page, base: str, args: argparse.Namespace) -> None:
+    print("1. event -> drawn on the job page (browser clock)")
+    for rate in (100.0, 1000.0):
+        values = await draw_latency(server, page, base, rate, args.seconds)
+        p50, p99 = pct(values, 50), pct(values, 99)
+        print(f"  {rate:6.0f} events/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  n={len(values)}")
+    print(f"2. opening a finished run of {args.events:,} metrics events")
+    big = await open_big_run(server, page, base, args.events)
+    stored_s = big["stored_s"]
+    print(f"  stored in {stored_s:.1f} s ({stored_s / args.events * 1e6:.0f} us/event)")
+    for t in big["timings"]:
+        print(
+            f"  first complete chart {t['first']:7.1f} ms  all charts {t['all']:7.1f} ms"
+            f"  bytes {t['bytes']:,} (series {t['series']:,})"
+        )
+    print(
+        f"  Watch replay of every metrics event (no GetMetricSeries): {big['replay_bytes']:,} bytes"
+        f" in {big['replay_s']:.1f} s"
+    )
+    print(f"3. compare view, {args.runs} live runs at {args.run_rate:.0f} events/s each")
+    busy = await compare_busy(server, page, base, args.runs, args.run_rate, args.seconds)
+    print(f"  main thread busy {busy * 100:.1f} % of wall time")
+
+
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = ServerConfig(
@@ -211,35 +246,23 @@ async def main(args: argparse.Namespace) -> None:
         base = f"http://127.0.0.1:{server.http_port}"
         try:
             async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                path, switches = chromium()
+                browser = await playwright.chromium.launch(executable_path=str(path), args=switches)
                 page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-                print("1. event -> drawn on the job page (browser clock)")
-                for rate in (100.0, 1000.0):
-                    values = await draw_latency(server, page, base, rate, args.seconds)
-                    print(f"  {rate:6.0f} events/s  p50 {pct(values, 50):6.1f} ms  p99 {pct(values, 99):6.1f} ms"
-                          f"  n={len(values)}")  # fmt: skip
-                print(f"2. opening a finished run of {args.events:,} metrics events")
-                big = await open_big_run(server, page, base, args.events)
-                print(f"  stored in {big['stored_s']:.1f} s ({big['stored_s'] / args.events * 1e6:.0f} us/event)")
-                for t in big["timings"]:
-                    print(f"  first complete chart {t['first']:7.1f} ms  all charts {t['all']:7.1f} ms"
-                          f"  bytes {t['bytes']:,} (series {t['series']:,})")  # fmt: skip
-                print(f"  Watch replay of every metrics event (no GetMetricSeries): {big['replay_bytes']:,} bytes"
-                      f" in {big['replay_s']:.1f} s")  # fmt: skip
-                print(f"3. compare view, {args.runs} live runs at {args.run_rate:.0f} events/s each")
-                busy = await compare_busy(server, page, base, args.runs, args.run_rate, args.seconds)
-                print(f"  main thread busy {busy * 100:.1f} % of wall time")
+                await measure(server, page, base, args)
                 await browser.close()
         finally:
             await server.stop()
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000, help="metrics events of the big run")
     parser.add_argument("--seconds", type=float, default=10.0, help="each live measurement's length")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--run-rate", type=float, default=50.0, help="events/s of each compared run")
-    if not Path(CHROMIUM).exists():
-        sys.exit(f"{CHROMIUM} is missing: apt-get install chromium")
+    if not chromium()[0].exists():
+        sys.exit(f"{chromium()[0]} is missing: apt-get install chromium")
     asyncio.run(main(parser.parse_args()))

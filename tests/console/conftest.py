@@ -19,15 +19,9 @@ import requests
 
 from k12ai_server.security.tokens import hash_token
 from tests.conftest import TOKENS
+from tests.console.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.gateway.conftest import RestServer, start_rest_server, stop
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 # Chromium itself logs every fetch that fails or answers 4xx/5xx ("Failed to load resource: ...")
 # as a console error; the page cannot prevent that, so only the page's own errors count.
 BROWSER_NETWORK_LOG = "Failed to load resource"
