@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS events (
     payload      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_job ON events (job_id, seq);
+-- A watch of some types of a job's events (the console's log pane) skips the others.
+CREATE INDEX IF NOT EXISTS events_by_job_type ON events (job_id, type, seq);
 """
 
 

@@ -23,7 +23,6 @@ interface Filters {
 }
 
 interface Live {
-  position?: number;
   stopping?: boolean;
   stopError?: string;
 }
@@ -75,6 +74,14 @@ export function JobsView() {
   }, [jobs === null, afterSeq, filters.project, session.value]);
 
   const shown = (jobs ?? []).filter((j) => !filters.framework || j.service_name === filters.framework);
+  // The queue is first come, first served: a queued job's place is its rank among the queued
+  // jobs this caller can see (all of them for an admin).
+  const places = new Map(
+    (jobs ?? [])
+      .filter((j) => j.state === "queued")
+      .sort((a, b) => num(a.created_at) - num(b.created_at))
+      .map((j, i) => [j.job_id, i + 1]),
+  );
   const toggle = (jobId: string) =>
     setSelected((s) => {
       const next = new Set(s);
@@ -138,7 +145,7 @@ export function JobsView() {
           </thead>
           <tbody>
             {shown.map((job) => (
-              <JobRow job={job} latest={latest[job.job_id]} live={live[job.job_id] ?? {}} now={now}
+              <JobRow job={job} latest={latest[job.job_id]} live={live[job.job_id] ?? {}} now={now} place={places.get(job.job_id)}
                 selected={selected.has(job.job_id)} onSelect={() => toggle(job.job_id)} onStop={() => stop(job)} />
             ))}
           </tbody>
@@ -149,7 +156,7 @@ export function JobsView() {
 }
 
 function JobRow(props: {
-  job: Job; latest?: Record<string, number>; live: Live; now: number;
+  job: Job; latest?: Record<string, number>; live: Live; now: number; place?: number;
   selected: boolean; onSelect: () => void; onStop: () => void;
 }) {
   const { job, live } = props;
@@ -163,7 +170,7 @@ function JobRow(props: {
       <td>{job.service_name}</td>
       <td>{job.kind}</td>
       <td class="state">
-        <State job={job} position={live.position} />
+        <State job={job} place={props.place} />
       </td>
       <td>{clock(num(job.started_at) || num(job.created_at))}</td>
       <td>{duration(job, props.now)}</td>
@@ -180,9 +187,9 @@ function JobRow(props: {
   );
 }
 
-export function State(props: { job: Job; position?: number }) {
+export function State(props: { job: Job; place?: number }) {
   const { job } = props;
-  const place = job.state === "queued" && props.position ? ` (#${props.position})` : "";
+  const place = job.state === "queued" && props.place ? ` #${props.place} in queue` : "";
   return (
     <span class={`badge ${job.state}`} title={job.reason || undefined}>
       {job.state}{place}
@@ -272,7 +279,6 @@ function applyEvents(
       for (const [jobId, status] of states)
         next[jobId] = {
           ...next[jobId],
-          position: typeof status.position === "number" ? status.position : undefined,
           stopping: next[jobId]?.stopping && LIVE_STATES.includes(String(status.state)),
         };
       return next;
