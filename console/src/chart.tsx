@@ -29,6 +29,7 @@ const COLORS = [
 ];
 
 export const color = (i: number) => COLORS[i % COLORS.length];
+export const LEGEND_MAX_LINES = 8;
 
 export class LiveChart {
   private plot: uPlot | null = null;
@@ -123,7 +124,8 @@ export class LiveChart {
       height: 220,
       scales: { x: { time: false }, y: spec.log ? { distr: 3 } : {} },
       axes: [{ label: spec.xLabel }, {}],
-      legend: { live: true },
+      // A legend of twenty runs costs a re-layout per draw; the compare view names them below instead.
+      legend: { live: true, show: this.lines.length <= LEGEND_MAX_LINES },
       hooks: { draw: [this.onDrawn] },
       cursor: { drag: { x: true, y: false } },
       series: [

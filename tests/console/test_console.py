@@ -190,3 +190,23 @@ def test_host_view_shows_the_host_and_running_jobs(page: Any, console_server: Re
     row.locator("button.stop").click()
     wait_until(lambda: job_state(console_server, job_id) == "stopped")
     expect(row).to_have_count(0, timeout=WAIT_MS)
+
+
+def test_a_queued_job_shows_its_place_then_runs(page: Any, tmp_path: Any) -> None:
+    server = start_rest_server(tmp_path, "--max-running-jobs", "1")
+    try:
+        first = start_training(server, SLOW_PARAMS, project="first")
+        queued = requests.post(
+            f"{server.url}/k12ai/framework/train",
+            json={"op": "train.start", "user": "test", "service_name": "k12ml", "service_uuid": "second",
+                  "service_params": QUICK_PARAMS},
+            timeout=10,
+        ).json()  # fmt: skip
+        assert queued["code"] == 100204, queued
+        page.goto(f"{server.url}/")
+        row = page.locator(f'tr[data-job="{queued["job_id"]}"]')
+        expect(row.locator(".badge")).to_have_text("queued #1 in queue", timeout=WAIT_MS)
+        page.locator(f'tr[data-job="{first}"] button.stop').click()
+        expect(row).to_have_attribute("data-state", "finished", timeout=WAIT_MS)
+    finally:
+        stop(server.proc)

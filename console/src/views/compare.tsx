@@ -3,7 +3,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describe, getJob, LIVE_STATES, metricSeries, num, session, type Job } from "../api";
-import { Chart, type Line } from "../chart";
+import { Chart, color, type Line } from "../chart";
 import { href } from "../router";
 import { addMetricsEvent, Series, seriesKey, type XAxis } from "../series";
 import { watch } from "../stream";
@@ -15,8 +15,9 @@ interface Run {
   lastSeq: number;
 }
 
-// 20 live runs redraw at most 10 times a second: enough to see them move, and the page stays idle.
-const COMPARE_MIN_DRAW_INTERVAL_MS = 100;
+// 20 live runs redraw at most 4 times a second: enough to see them move, and the page stays
+// mostly idle (scripts/bench_console.py measures it).
+const COMPARE_MIN_DRAW_INTERVAL_MS = 250;
 
 export function CompareView(props: { jobIds: string[] }) {
   const runs = useRef<Run[]>([]);
@@ -107,7 +108,7 @@ export function CompareView(props: { jobIds: string[] }) {
     if (!s) return [];
     const start = num(run.job.started_at) || num(run.job.created_at);
     return [{
-      label: `${run.job.service_uuid} ${run.job.job_id.slice(0, 8)}`,
+      label: runLabel(run),
       xs: xValues(s, axis, start),
       ys: s.values,
       times: s.times,
@@ -142,10 +143,19 @@ export function CompareView(props: { jobIds: string[] }) {
       )}
       <ul class="runs">
         {all.map((run) => (
-          <li><a href={href("job", run.job.job_id)}>{run.job.service_name} {run.job.kind} {run.job.service_uuid}{" "}
+          <li>
+            <span class="swatch" style={{ background: lineColor(lines, run) }} />
+            <a href={href("job", run.job.job_id)}>{run.job.service_name} {run.job.kind} {run.job.service_uuid}{" "}
             <code>{run.job.job_id.slice(0, 12)}</code></a> — {run.job.state}</li>
         ))}
       </ul>
     </section>
   );
+}
+
+const runLabel = (run: Run) => `${run.job.service_uuid} ${run.job.job_id.slice(0, 8)}`;
+
+function lineColor(lines: Line[], run: Run): string {
+  const at = lines.findIndex((l) => l.label === runLabel(run));
+  return at < 0 ? "transparent" : color(at);
 }
