@@ -155,6 +155,8 @@ class Server:
             config.runner,
             config.state_dir,
         )
+        scheme = "https" if config.tls_cert is not None else "http"
+        log.info("k12ai web console: %s://%s:%d/", scheme, config.host, gateway.port)
         return cls(
             config=config,
             grpc_server=grpc_server,
