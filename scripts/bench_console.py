@@ -73,36 +73,33 @@ def metrics(job: Job, index: int, rng: random.Random) -> EventRecord:
     epoch, batch = index // NUM_BATCHES + 1, index % NUM_BATCHES + 1
     validation = batch == NUM_BATCHES
     decay = 1.0 / (1 + index / 50_000)
-    return EventRecord(
-        type="metrics",
-        tag="framework",
-        op="train.start",
-        user="test",
-        service_uuid=job.identity.service_uuid,
-        job_id=job.job_id,
-        payload={
-            "accuracy": round(1 - 0.6 * decay + rng.gauss(0, 0.02), 5),
-            "accuracy3": round(1 - 0.3 * decay + rng.gauss(0, 0.01), 5),
-            "loss": round(1.6 * decay + abs(rng.gauss(0, 0.05)), 5),
-            "phase": "validation" if validation else "train",
-            "epoch": epoch,
-            "num_epochs": 1000,
-            "batch": batch,
-            "num_batches": NUM_BATCHES,
-            "progress": round((epoch - 1 + batch / NUM_BATCHES) / 1000, 6),
-        },
-    )
+    payload = {
+        "accuracy": round(1 - 0.6 * decay + rng.gauss(0, 0.02), 5),
+        "accuracy3": round(1 - 0.3 * decay + rng.gauss(0, 0.01), 5),
+        "loss": round(1.6 * decay + abs(rng.gauss(0, 0.05)), 5),
+        "phase": "validation" if validation else "train",
+        "epoch": epoch,
+        "num_epochs": 1000,
+        "batch": batch,
+        "num_batches": NUM_BATCHES,
+        "progress": round((epoch - 1 + batch / NUM_BATCHES) / 1000, 6),
+    }
+    return job_event(job, "metrics", payload)
 
 
 def status(job: Job, state: str) -> EventRecord:
+    return job_event(job, "status", {"state": state, "job_id": job.job_id})
+
+
+def job_event(job: Job, type: str, payload: dict[str, Any]) -> EventRecord:
     return EventRecord(
-        type="status",
+        type=type,
         tag="framework",
         op="train.start",
         user="test",
         service_uuid=job.identity.service_uuid,
         job_id=job.job_id,
-        payload={"state": state, "job_id": job.job_id},
+        payload=payload,
     )
 
 

@@ -73,9 +73,9 @@ export function JobMetrics(props: { jobId: string; live: boolean; startMs: numbe
             for (const s of series.current.values()) s.compact(width);
             const now = chartNames(series.current);
             setNames((before) => (before.join() === now.join() ? before : now));
-            // One Preact update per frame at most; the charts coalesce their own draws too.
+            // One Preact update per frame at most. A hidden tab runs no frames: its one pending
+            // update waits, and draws everything that came meanwhile when the tab shows again.
             if (!frame) frame = requestAnimationFrame(() => { frame = 0; setVersion((v) => v + 1); });
-            if (document.hidden) setVersion((v) => v + 1);
           },
         });
       })
