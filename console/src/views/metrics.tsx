@@ -52,7 +52,7 @@ export function JobMetrics(props: { jobId: string; live: boolean; startMs: numbe
     let stopWatch = () => {};
     let cancelled = false;
     series.current = new Map();
-    const width = Math.max(grid.current?.clientWidth ?? 1000, 400) * (window.devicePixelRatio || 1);
+    const width = chartWidth(grid.current) * (window.devicePixelRatio || 1);
     metricSeries(props.jobId, { maxPoints: Math.min(width, 4000) })
       .then((reply) => {
         if (cancelled) return;
@@ -112,6 +112,15 @@ export function JobMetrics(props: { jobId: string; live: boolean; startMs: numbe
       )}
     </div>
   );
+}
+
+// The charts' grid column: at least CHART_MIN_WIDTH_PX wide (style.css), as many as fit.
+const CHART_MIN_WIDTH_PX = 420;
+
+/** About one chart's width in CSS pixels: the points per series worth fetching and keeping. */
+function chartWidth(grid: HTMLElement | null): number {
+  const total = Math.max(grid?.clientWidth ?? 1000, CHART_MIN_WIDTH_PX);
+  return total / Math.max(1, Math.floor(total / CHART_MIN_WIDTH_PX));
 }
 
 const specs = new Map<string, ChartSpec>();
