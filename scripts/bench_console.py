@@ -219,11 +219,25 @@ async def task_seconds(cdp: Any) -> float:
 
 
 async def measure(server: Server, page: Page, base: str, args: argparse.Namespace) -> None:
+    if 1 in args.parts:
+        await measure_latency(server, page, base, args)
+    if 2 in args.parts:
+        await measure_big_run(server, page, base, args)
+    if 3 in args.parts:
+        print(f"3. compare view, {args.runs} live runs at {args.run_rate:.0f} events/s each")
+        busy = await compare_busy(server, page, base, args.runs, args.run_rate, args.seconds)
+        print(f"  main thread busy {busy * 100:.1f} % of wall time")
+
+
+async def measure_latency(server: Server, page: Page, base: str, args: argparse.Namespace) -> None:
     print("1. event -> drawn on the job page (browser clock)")
     for rate in (100.0, 1000.0):
         values = await draw_latency(server, page, base, rate, args.seconds)
         p50, p99 = pct(values, 50), pct(values, 99)
         print(f"  {rate:6.0f} events/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  n={len(values)}")
+
+
+async def measure_big_run(server: Server, page: Page, base: str, args: argparse.Namespace) -> None:
     print(f"2. opening a finished run of {args.events:,} metrics events")
     big = await open_big_run(server, page, base, args.events)
     stored_s = big["stored_s"]
@@ -237,9 +251,6 @@ async def measure(server: Server, page: Page, base: str, args: argparse.Namespac
         f"  Watch replay of every metrics event (no GetMetricSeries): {big['replay_bytes']:,} bytes"
         f" in {big['replay_s']:.1f} s"
     )
-    print(f"3. compare view, {args.runs} live runs at {args.run_rate:.0f} events/s each")
-    busy = await compare_busy(server, page, base, args.runs, args.run_rate, args.seconds)
-    print(f"  main thread busy {busy * 100:.1f} % of wall time")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -268,6 +279,9 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0, help="each live measurement's length")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--run-rate", type=float, default=50.0, help="events/s of each compared run")
+    parser.add_argument(
+        "--parts", type=lambda text: {int(p) for p in text.split(",")}, default={1, 2, 3}, help="e.g. 1,3"
+    )
     if not chromium()[0].exists():
         sys.exit(f"{chromium()[0]} is missing: apt-get install chromium")
     asyncio.run(main(parser.parse_args()))
