@@ -143,13 +143,24 @@ export class LiveChart {
   }
 }
 
-/** A chart element that redraws when `lines` or `version` change. */
-export function Chart(props: { lines: Line[]; spec: ChartSpec; version: number; minIntervalMs?: number }) {
+/** A chart element that redraws when `lines`, `spec` or `version` change. */
+export function Chart(props: {
+  lines: Line[];
+  spec: ChartSpec;
+  version: number;
+  minIntervalMs?: number;
+  // Hands out the chart, for a caller that feeds it live points without re-rendering.
+  register?: (chart: LiveChart | null) => void;
+}) {
   const host = useRef<HTMLDivElement>(null);
   const chart = useRef<LiveChart | null>(null);
   useEffect(() => {
     chart.current = new LiveChart(host.current!, props.spec, props.minIntervalMs);
-    return () => chart.current?.destroy();
+    props.register?.(chart.current);
+    return () => {
+      props.register?.(null);
+      chart.current?.destroy();
+    };
   }, []);
   useEffect(() => {
     chart.current?.update(props.lines, props.spec);

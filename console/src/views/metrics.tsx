@@ -5,7 +5,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describe, metricSeries } from "../api";
-import { Chart, type ChartSpec, type Line } from "../chart";
+import { Chart, LiveChart, type ChartSpec, type Line } from "../chart";
 import { metric } from "../format";
 import { addMetricsEvent, Series, type XAxis } from "../series";
 import { watch } from "../stream";
@@ -47,9 +47,14 @@ export function JobMetrics(props: { jobId: string; live: boolean; startMs: numbe
   const [error, setError] = useState("");
   const [loaded, setLoaded] = useState(false);
   const grid = useRef<HTMLDivElement>(null);
+  const charts = useRef(new Map<string, LiveChart>());
+  // What the live handler draws with: the settings of the latest render.
+  const view = useRef({ axis, log, startMs: props.startMs });
+  view.current = { axis, log, startMs: props.startMs };
 
   useEffect(() => {
     let stopWatch = () => {};
+    let tableTimer = 0;
     let cancelled = false;
     series.current = new Map();
     const width = chartWidth(grid.current) * (window.devicePixelRatio || 1);
@@ -64,7 +69,6 @@ export function JobMetrics(props: { jobId: string; live: boolean; startMs: numbe
         setLoaded(true);
         setVersion((v) => v + 1);
         if (!props.live) return;
-        let frame = 0;
         stopWatch = watch({ job_id: props.jobId, types: ["metrics"] }, Number(reply.last_seq), {
           events: (events) => {
             let added = false;
@@ -73,9 +77,17 @@ export function JobMetrics(props: { jobId: string; live: boolean; startMs: numbe
             for (const s of series.current.values()) s.compact(width);
             const now = chartNames(series.current);
             setNames((before) => (before.join() === now.join() ? before : now));
-            // One Preact update per frame at most. A hidden tab runs no frames: its one pending
-            // update waits, and draws everything that came meanwhile when the tab shows again.
-            if (!frame) frame = requestAnimationFrame(() => { frame = 0; setVersion((v) => v + 1); });
+            // Live points go to the charts straight away (each draws at its next frame; a hidden
+            // tab runs none, and catches up in one draw when it shows); the table below follows
+            // a few times a second.
+            const { axis, log, startMs } = view.current;
+            for (const [name, chart] of charts.current)
+              chart.update(linesOf(series.current, name, axis, startMs), spec(name, axis, log));
+            if (!tableTimer)
+              tableTimer = window.setTimeout(() => {
+                tableTimer = 0;
+                setVersion((v) => v + 1);
+              }, TABLE_REFRESH_MS);
           },
         });
       })
@@ -83,6 +95,7 @@ export function JobMetrics(props: { jobId: string; live: boolean; startMs: numbe
     return () => {
       cancelled = true;
       stopWatch();
+      clearTimeout(tableTimer);
     };
     // Not re-run when the job ends: the live tail ends by itself at the job's `end`, and the
     // points already drawn are every point the job had.
@@ -97,7 +110,8 @@ export function JobMetrics(props: { jobId: string; live: boolean; startMs: numbe
       <div class="charts" ref={grid}>
         {names.map((name) => (
           <Chart key={name} version={version} spec={spec(name, axis, log)}
-            lines={linesOf(series.current, name, axis, props.startMs)} />
+            lines={linesOf(series.current, name, axis, props.startMs)}
+            register={(chart) => (chart ? charts.current.set(name, chart) : charts.current.delete(name))} />
         ))}
       </div>
       {latest.length > 0 && (
@@ -113,6 +127,8 @@ export function JobMetrics(props: { jobId: string; live: boolean; startMs: numbe
     </div>
   );
 }
+
+const TABLE_REFRESH_MS = 250;
 
 // The charts' grid column: at least CHART_MIN_WIDTH_PX wide (style.css), as many as fit.
 const CHART_MIN_WIDTH_PX = 420;
