@@ -106,7 +106,7 @@ export function JobMetrics(props: { jobId: string; live: boolean; startMs: numbe
     <div>
       <AxisControls axis={axis} log={log} setAxis={setAxis} setLog={setLog} />
       {error && <p class="error" role="alert">Could not load the metrics: {error}</p>}
-      {loaded && names.length === 0 && <p class="muted">No metrics reported {props.live ? "yet" : ""}.</p>}
+      {loaded && series.current.size === 0 && <p class="muted">No metrics reported {props.live ? "yet" : ""}.</p>}
       <div class="charts" ref={grid}>
         {names.map((name) => (
           <Chart key={name} version={version} spec={spec(name, axis, log)}
@@ -148,8 +148,9 @@ export function spec(title: string, axis: XAxis, log: boolean): ChartSpec {
   return found;
 }
 
+/** The metrics worth a chart: those with two points or more (an evaluation's one value is in the table). */
 function chartNames(all: Map<string, Series>): string[] {
-  const names = [...new Set([...all.values()].map((s) => s.name))];
+  const names = [...new Set([...all.values()].filter((s) => s.count > 1).map((s) => s.name))];
   const first = ["loss", "accuracy", "accuracy3"];
   const rank = (n: string) => (first.includes(n) ? first.indexOf(n) : 9);
   return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
