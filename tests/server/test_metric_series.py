@@ -86,7 +86,7 @@ def test_a_failed_transaction_leaves_no_point(tmp_path: Path) -> None:
                 metrics_event("j", 1, 2.0),
                 EventRecord(**{**metrics_event("j", 2, 3.0).__dict__, "job_id": None}),
             ]
-        )  # type: ignore[arg-type]
+        )
     store.append([metrics_event("j", 3, 4.0)])
     (_, loss) = MetricSeriesIndex(conn).read("j", max_points=1000)
     assert [p.value for p in loss.points] == [1.0, 4.0]
