@@ -1,7 +1,7 @@
 """The web console in a real browser: Debian's headless Chromium driven by Playwright, against a
 real ``k12ai-server`` process on port 0 running real k12ml jobs.
 
-One browser for the whole session (starting Chromium is the slow part); each test gets a fresh
+One browser for all these tests (starting Chromium is the slow part); each test gets a fresh
 browser context (no shared storage) and its own server. Playwright's sync API runs its own
 event loop, so these tests are plain functions and the server is a child process.
 """
@@ -42,7 +42,9 @@ QUICK_PARAMS = {
 }
 
 
-@pytest.fixture(scope="session")
+# One browser for all of tests/console, closed when they are done: Playwright's sync API holds an
+# event loop of its own in this thread while it runs, which the asyncio tests after it must not meet.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does it as root)")
