@@ -67,6 +67,15 @@ class AsyncK12AIClient:
         )
         return list((await self._call(self._framework.ListJobs, request)).jobs)
 
+    async def get_metric_series(
+        self, job_id: str, *, max_points: int = 0, latest_only: bool = False
+    ) -> framework_pb2.GetMetricSeriesResponse:
+        """Each metric series of a job, downsampled to ``max_points`` (0: 1000), extremes kept."""
+        request = framework_pb2.GetMetricSeriesRequest(
+            job_id=job_id, max_points=max_points, latest_only=latest_only
+        )
+        return await self._call(self._framework.GetMetricSeries, request)  # type: ignore[no-any-return]
+
     async def watch(self, state: WatchState | None = None, **filters: Any) -> AsyncIterator[WatchItem]:
         """As ``K12AIClient.watch``."""
         state = state or WatchState(**filters)

@@ -69,6 +69,15 @@ class K12AIClient:
         )
         return list(self._call(self._framework.ListJobs, request).jobs)
 
+    def get_metric_series(
+        self, job_id: str, *, max_points: int = 0, latest_only: bool = False
+    ) -> framework_pb2.GetMetricSeriesResponse:
+        """Each metric series of a job, downsampled to ``max_points`` (0: 1000), extremes kept."""
+        request = framework_pb2.GetMetricSeriesRequest(
+            job_id=job_id, max_points=max_points, latest_only=latest_only
+        )
+        return self._call(self._framework.GetMetricSeries, request)  # type: ignore[no-any-return]
+
     def watch(self, state: WatchState | None = None, **filters: Any) -> Iterator[WatchItem]:
         """Events (and the final ``JobEnd`` of a job watch), resuming after dropped connections.
 

@@ -18,6 +18,7 @@ from k12ai_server.api.framework import FrameworkServicer
 from k12ai_server.api.ingest import IngestEndpoint
 from k12ai_server.api.platform import PlatformServicer
 from k12ai_server.config import ServerConfig
+from k12ai_server.console import ConsoleSite
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.log import EventLog
 from k12ai_server.gateway import GatewayTls, RestGateway
@@ -170,6 +171,7 @@ class Server:
             timeouts=HttpTimeouts(
                 header_timeout_s=config.http_header_timeout_s, shutdown_timeout_s=config.shutdown_grace_s
             ),
+            console=ConsoleSite(),
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
@@ -215,6 +217,8 @@ class Server:
             config.runner,
             config.state_dir,
         )
+        scheme = "https" if config.tls_cert is not None else "http"
+        log.info("k12ai web console: %s://%s:%d/", scheme, config.host, gateway.port)
         return cls(
             config=config,
             grpc_server=grpc_server,
