@@ -71,9 +71,13 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, f"the page logged errors: {errors}"
 
 
+# The page is watched with several of one user's runs live at once (compare, the jobs list).
+CONCURRENT_RUNS = ("--max-running-jobs", "4", "--max-running-jobs-per-user", "4")
+
+
 @pytest.fixture
 def console_server(tmp_path: Path) -> Iterator[RestServer]:
-    server = start_rest_server(tmp_path)
+    server = start_rest_server(tmp_path, *CONCURRENT_RUNS)
     yield server
     stop(server.proc)
 
@@ -83,7 +87,7 @@ def secured_console(tmp_path: Path) -> Iterator[RestServer]:
     tokens = tmp_path / "tokens.json"
     entries = [{"user": u, "sha256": hash_token(t), "admin": u == "root"} for u, t in TOKENS.items()]
     tokens.write_text(json.dumps({"tokens": entries}))
-    server = start_rest_server(tmp_path, "--tokens-file", str(tokens))
+    server = start_rest_server(tmp_path, "--tokens-file", str(tokens), *CONCURRENT_RUNS)
     yield server
     stop(server.proc)
 
