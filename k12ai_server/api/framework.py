@@ -154,6 +154,8 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             job = await self._jobs.stop(ident)
         except JobNotFoundError as exc:
             raise ApiError(replies.JOB_NOT_FOUND, f"{op}: {exc}") from None
+        except IntakeStoppedError as exc:
+            raise ApiError(replies.UNAVAILABLE, str(exc)) from None
         return replies.SUCCESS, f"{op}: stopping job {job.job_id}", job.job_id
 
     async def Watch(  # noqa: N802

@@ -17,7 +17,7 @@ from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import SeedRequest, params_dict, require, require_caller, require_op
 from k12ai_server.events.log import EventLog
 from k12ai_server.events.record import EventRecord
-from k12ai_server.jobs.service import JobService
+from k12ai_server.jobs.service import IntakeStoppedError, JobService
 from k12ai_server.platform.host import HostSampler, seed_stats
 from k12ai_server.security import audit
 from k12ai_server.security.auth import Authenticator
@@ -142,7 +142,10 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
             raise ApiError(
                 replies.PERMISSION_DENIED, f"container id {container_id} belongs to another user's job"
             )
-        await self._jobs.stop_job(job)
+        try:
+            await self._jobs.stop_job(job)
+        except IntakeStoppedError as exc:
+            raise ApiError(replies.UNAVAILABLE, str(exc)) from None
         return replies.SUCCESS, f"container id {container_id} stop success"
 
 

@@ -59,6 +59,7 @@ def run_job(
     cwd: Path | None = None,
     timeout_s: float = 300,
     env: Mapping[str, str] | None = None,
+    cpu_threads: int = 1,
     data_roots: tuple[Path, ...] = TEST_DATA_ROOTS,
 ) -> Job:
     """Runs the job to its end in ``work/job<N>`` (also its cwd unless ``cwd`` is given)."""
@@ -68,7 +69,7 @@ def run_job(
     spec = JobSpec(
         job_id=f"job{number}", service_name=service, kind=JobKind(kind), user="test",
         service_uuid="123456", params=params, cache_dir=cache, events_path=job_dir / "events.jsonl",
-        data_roots=data_roots,
+        cpu_threads=cpu_threads, data_roots=data_roots,
     )  # fmt: skip
     spec.dump(job_dir / "spec.json")
     proc = subprocess.run(

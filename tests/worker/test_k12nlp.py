@@ -10,6 +10,7 @@ import copy
 import gzip
 import json
 import math
+import os
 import subprocess
 import sys
 import tarfile
@@ -57,9 +58,13 @@ class ListSink:
         self.events.append((type, payload))
 
 
+# Fewer threads than the libraries' default (every core), so the count a job uses shows whose it is.
+CPU_THREADS = max(1, (os.cpu_count() or 1) // 2)
+
+
 def run_job(work: Path, cache: Path, kind: str, params: dict[str, Any]) -> Job:
     # cwd is not the cache dir: a relative output_file must still land in the cache dir.
-    return job_process.run_job("k12nlp", work, cache, kind, params)
+    return job_process.run_job("k12nlp", work, cache, kind, params, cpu_threads=CPU_THREADS)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +73,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Job]:
     work = tmp_path_factory.mktemp("k12nlp")
     cache = work / "users" / "test" / "123456"
     return work, cache, run_job(work, cache, "train", seed_train_params())
+
+
+def test_pytorch_and_blas_use_the_jobs_cpu_share(trained: tuple[Path, Path, Job]) -> None:
+    _, _, job = trained
+    [report] = [i for i in job.of("info") if "cpu_threads" in i]
+    assert report["cpu_threads"] == CPU_THREADS
+    assert report["threads"]["torch"] == CPU_THREADS
+    assert set(report["threads"].values()) == {CPU_THREADS}, report
 
 
 def test_seed_config_trains_streams_metrics_and_leaves_the_archive(trained: tuple[Path, Path, Job]) -> None:
