@@ -38,6 +38,12 @@ class EventType(enum.StrEnum):
 
 
 EVENT_TYPES = frozenset(t.value for t in EventType)
+# Fields of a `metrics` payload that place a point (on an epoch, progress or count axis) rather
+# than measure something; every other number in it is a metric. The console's copy
+# (console/src/series.ts) is pinned to this one by tests/contract.
+METRIC_POSITION_KEYS = frozenset(
+    {"phase", "epoch", "num_epochs", "batch", "num_batches", "progress", "elapsed_s", "n_estimators"}
+)
 
 
 class InvalidEventLineError(Exception):

@@ -35,6 +35,12 @@ class JobSpec:
     # The data roots, resolved: the worker opens inputs under these only (see data_access);
     # none: no input file may be opened.
     data_roots: tuple[Path, ...] = ()
+    # "host:port" of the server's internal EventIngestService when the server cannot read
+    # ``events_path`` (a job on another node): a shipper sends the file's lines there.
+    # "" when the server tails the file itself.
+    ship_to: str = ""
+    # The per-job secret each shipped batch carries.
+    ship_secret: str = ""
 
     @property
     def op(self) -> str:
@@ -51,7 +57,11 @@ class JobSpec:
 
     @classmethod
     def load(cls, path: Path) -> JobSpec:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return cls.from_json(path.read_text(encoding="utf-8"))
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        raw = json.loads(text)
         return cls(
             job_id=raw["job_id"],
             service_name=raw["service_name"],
@@ -63,9 +73,20 @@ class JobSpec:
             events_path=Path(raw["events_path"]),
             cpu_threads=int(raw.get("cpu_threads", 1)),
             data_roots=tuple(Path(p) for p in raw.get("data_roots", [])),
+            ship_to=raw.get("ship_to", ""),
+            ship_secret=raw.get("ship_secret", ""),
         )
 
     def dump(self, path: Path) -> None:
+        # Written once, at admission; a crash mid-write must not leave half a spec. Owner-only:
+        # the spec may carry the job's shipping secret.
+        partial = path.with_suffix(".tmp")
+        partial.unlink(missing_ok=True)
+        partial.touch(mode=0o600)
+        partial.write_text(self.to_json(), encoding="utf-8")
+        partial.replace(path)
+
+    def to_json(self) -> str:
         raw = {
             "job_id": self.job_id,
             "service_name": self.service_name,
@@ -77,8 +98,7 @@ class JobSpec:
             "events_path": str(self.events_path),
             "cpu_threads": self.cpu_threads,
             "data_roots": [str(p) for p in self.data_roots],
+            "ship_to": self.ship_to,
+            "ship_secret": self.ship_secret,
         }
-        # Written once, at admission; a crash mid-write must not leave half a spec.
-        partial = path.with_suffix(".tmp")
-        partial.write_text(json.dumps(raw), encoding="utf-8")
-        partial.replace(path)
+        return json.dumps(raw)

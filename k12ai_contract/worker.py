@@ -6,6 +6,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 WORKER_MODULE = "k12ai_worker"
+# Runs the worker as its child and ships its events file to the spec's ``ship_to``.
+SHIPPER_MODULE = "k12ai_worker.shipping"
+# The spec argument that means "the spec's JSON is in the SPEC_ENV variable" (a job on a
+# cluster node, where no file of the server's can be read).
+SPEC_FROM_ENV = "-"
+SPEC_ENV = "K12AI_JOB_SPEC"
 # The worker's exit status: 0 finished, EXIT_BAD_INPUT the user's input was wrong (an
 # ``error`` event says which key), anything else a crash.
 EXIT_BAD_INPUT = 2
@@ -14,14 +20,17 @@ EXIT_BAD_INPUT = 2
 GPU_ENV = "CUDA_VISIBLE_DEVICES"
 
 
-def worker_command(spec_path: Path, *, python: str = "python") -> list[str]:
-    """The command line that runs the job described by ``spec_path``."""
-    return [python, "-m", WORKER_MODULE, str(spec_path)]
+def worker_command(spec_path: Path | str, *, python: str = "python", shipped: bool = False) -> list[str]:
+    """The command line that runs the job described by ``spec_path`` (or SPEC_FROM_ENV).
+
+    ``shipped``: through the shipper, which sends the events to the spec's ``ship_to``.
+    """
+    return [python, "-m", SHIPPER_MODULE if shipped else WORKER_MODULE, str(spec_path)]
 
 
 def spec_of_command(argv: Sequence[str]) -> Path | None:
     """The spec path of a worker's command line (``worker_command``); None for any other command."""
-    if len(argv) >= 4 and list(argv[-3:-1]) == ["-m", WORKER_MODULE]:
+    if len(argv) >= 4 and list(argv[-3:-1]) in (["-m", WORKER_MODULE], ["-m", SHIPPER_MODULE]):
         return Path(argv[-1])
     return None
 

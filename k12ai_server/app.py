@@ -15,21 +15,24 @@ from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platfo
 from k12ai_server.api.boundary import UndecodableRequestInterceptor, guard_servicer
 from k12ai_server.api.closing import ServerClosing
 from k12ai_server.api.framework import FrameworkServicer
+from k12ai_server.api.ingest import IngestEndpoint
 from k12ai_server.api.platform import PlatformServicer
 from k12ai_server.config import ServerConfig
+from k12ai_server.console import ConsoleSite
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.log import EventLog
 from k12ai_server.gateway import GatewayTls, RestGateway
 from k12ai_server.gateway.limits import HttpTimeouts
 from k12ai_server.jobs.gpus import GpuAllocator
 from k12ai_server.jobs.limits import JobLimits, cpu_share, default_per_user
-from k12ai_server.jobs.service import JobPaths, JobService
+from k12ai_server.jobs.service import JobPaths, JobService, ShipTarget
 from k12ai_server.mirror.link import ConsulLink
 from k12ai_server.platform.gpus import NvmlGpus
 from k12ai_server.platform.host import HostSampler
-from k12ai_server.runners.base import Runner
+from k12ai_server.runners.base import EventChannel, Runner
 from k12ai_server.runners.local import LocalProcessRunner
 from k12ai_server.security.auth import Authenticator
+from k12ai_server.security.job_secrets import JobSecrets
 from k12ai_server.security.policy import load_tokens
 from k12ai_server.security.tls import SERVER_OPTIONS, bind
 from k12ai_server.state.db import Database
@@ -65,6 +68,7 @@ class Server:
         closing: ServerClosing,
         lock: StateDirLock,
         consul: ConsulLink | None = None,
+        ingest: IngestEndpoint | None = None,
     ) -> None:
         self.config = config
         self._closing = closing
@@ -81,6 +85,8 @@ class Server:
         self._runner = runner
         self._db = db
         self._watch = watch
+        # The internal event ingest service, when jobs ship their events over the network.
+        self.ingest = ingest
 
     @classmethod
     async def start(cls, config: ServerConfig, *, runner: Runner | None = None) -> Server:
@@ -108,18 +114,26 @@ class Server:
         undo.callback(db.close)
         events = EventLog(db, EventBus(queue_size=config.subscriber_queue_size))
         gpus = NvmlGpus()
-        runner = runner or _make_runner(config)
+        runner = runner or await _make_runner(config)
         undo.push_async_callback(runner.close)
+        ingest = _bind_ingest(config, runner)
+        if ingest is not None:
+            undo.push_async_callback(ingest.stop, 0)
+        secrets = JobSecrets.load(config.state_dir)
+        ship_to = ShipTarget(address=ingest.address, secret_for=secrets.secret_for) if ingest else None
         jobs = JobService(
             db=db,
             events=events,
             runner=runner,
-            gpus=GpuAllocator(list(range(config.fake_gpus)) if config.fake_gpus else gpus.inventory()),
+            gpus=GpuAllocator(_gpu_inventory(config, gpus)),
             paths=JobPaths(
                 data_root=config.data_root, state_dir=config.state_dir, data_roots=config.data_roots
             ),
             limits=job_limits(config),
+            ship_to=ship_to,
         )
+        if ingest is not None:
+            ingest.serve(jobs=jobs, secrets=secrets)
         sampler = HostSampler(
             gpus=gpus, running=runner.running, disk_paths=[config.data_root, config.state_dir]
         )
@@ -157,6 +171,7 @@ class Server:
             timeouts=HttpTimeouts(
                 header_timeout_s=config.http_header_timeout_s, shutdown_timeout_s=config.shutdown_grace_s
             ),
+            console=ConsoleSite(),
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
@@ -166,6 +181,8 @@ class Server:
         port = bind(grpc_server, config)
         await grpc_server.start()
         undo.push_async_callback(grpc_server.stop, 0)
+        if ingest is not None:
+            await ingest.start()
         # A taken REST port fails here, and the steps above are undone.
         await gateway.start(config.host, config.http_port, tls=_gateway_tls(config))
         undo.push_async_callback(gateway.stop)
@@ -200,6 +217,8 @@ class Server:
             config.runner,
             config.state_dir,
         )
+        scheme = "https" if config.tls_cert is not None else "http"
+        log.info("k12ai web console: %s://%s:%d/", scheme, config.host, gateway.port)
         return cls(
             config=config,
             grpc_server=grpc_server,
@@ -214,6 +233,7 @@ class Server:
             consul=consul,
             closing=closing,
             lock=lock,
+            ingest=ingest,
         )
 
     async def stop(self, grace_s: float | None = None) -> None:
@@ -226,6 +246,9 @@ class Server:
             # Out of the catalog first, so nobody is sent to a server that is going away.
             await self.consul.deregister()
         await asyncio.gather(self.gateway.stop(), self._grpc.stop(grace_s))
+        if self.ingest is not None:
+            # Shippers keep their jobs' events in the spool and resend them to the next server.
+            await self.ingest.stop(grace_s)
         await self._watch.close()
         await self.jobs.close()
         await self._sampler.close()
@@ -238,7 +261,7 @@ class Server:
 
 
 def job_limits(config: ServerConfig) -> JobLimits:
-    runner_cpus = config.docker.cpus if config.runner == "docker" else 0.0
+    runner_cpus = {"docker": config.docker.cpus, "ray": config.ray.cpus_per_job}.get(config.runner, 0.0)
     return JobLimits(
         max_running=config.max_running_jobs,
         max_running_per_user=config.max_running_jobs_per_user or default_per_user(config.max_running_jobs),
@@ -257,7 +280,14 @@ def _gateway_tls(config: ServerConfig) -> GatewayTls | None:
     return GatewayTls(cert=config.tls_cert, key=config.tls_key, client_ca=config.tls_client_ca)
 
 
-def _make_runner(config: ServerConfig) -> Runner:
+async def _make_runner(config: ServerConfig) -> Runner:
+    channel = EventChannel(config.event_channel or EventChannel.FILE)
+    if config.runner == "ray":
+        if config.event_channel == EventChannel.FILE:
+            raise ValueError("the ray runner's jobs run on other nodes: its event channel is network")
+        from k12ai_server.runners.ray_jobs import RayRunner
+
+        return await RayRunner.connect(config.ray)
     if config.runner == "docker":
         # Imported here: the docker SDK is the optional `docker` extra.
         from k12ai_server.runners.docker import DockerRunner, connect_docker
@@ -268,5 +298,19 @@ def _make_runner(config: ServerConfig) -> Runner:
             data_roots=config.data_roots,
             # Pretend GPUs are allocated and queued, but there is no device to hand over.
             request_gpus=not config.fake_gpus,
+            event_channel=channel,
         )
-    return LocalProcessRunner()
+    return LocalProcessRunner(event_channel=channel)
+
+
+def _gpu_inventory(config: ServerConfig, gpus: NvmlGpus) -> list[int]:
+    if config.runner == "ray":
+        # The cluster places jobs on its nodes' GPUs; this host's are not the ones jobs get.
+        return []
+    return list(range(config.fake_gpus)) if config.fake_gpus else gpus.inventory()
+
+
+def _bind_ingest(config: ServerConfig, runner: Runner) -> IngestEndpoint | None:
+    if runner.event_channel is not EventChannel.NETWORK:
+        return None
+    return IngestEndpoint.bind(config.ingest, default_host=config.host)

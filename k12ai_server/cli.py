@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from k12ai_server.app import Server
-from k12ai_server.config import ENV_PREFIX, DockerConfig, ServerConfig
+from k12ai_server.config import ENV_PREFIX, DockerConfig, IngestConfig, RayConfig, ServerConfig
 from k12ai_server.mirror.settings import add_consul_args, consul_config
+from k12ai_server.runners.base import RunnerUnavailableError
 from k12ai_server.security import token_cli
 from k12ai_server.start_errors import StartRefusedError
 from k12ai_server.state.db import DatabaseCorruptError
@@ -48,11 +49,13 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
     p.add_argument("--state-dir", type=Path, default=Path(_env("state_dir", DEFAULTS.state_dir)))
     p.add_argument(
         "--runner",
-        choices=["local", "docker"],
+        choices=["local", "docker", "ray"],
         default=_env("runner", DEFAULTS.runner),
-        help="local processes, or Docker containers (K12AI_RUNNER; see the --docker-* flags)",
+        help="local processes, Docker containers, or jobs of a Ray cluster (K12AI_RUNNER; see the "
+        "--docker-* and --ray-* flags)",
     )
     _add_docker_args(p)
+    _add_ray_args(p)
     p.add_argument(
         "--fake-gpus",
         type=int,
@@ -124,6 +127,9 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         state_dir=args.state_dir.expanduser().absolute(),
         runner=args.runner,
         docker=_docker_config(args),
+        ray=_ray_config(args),
+        event_channel=args.event_channel,
+        ingest=_ingest_config(args),
         fake_gpus=args.fake_gpus,
         stop_grace_s=args.stop_grace_s,
         shutdown_grace_s=args.shutdown_grace_s,
@@ -171,7 +177,50 @@ def _docker_config(args: argparse.Namespace) -> DockerConfig:
     )
 
 
+def _add_ray_args(p: argparse.ArgumentParser) -> None:
+    r = DEFAULTS.ray
+    g = p.add_argument_group("Ray runner and the network event channel (each flag also reads K12AI_<NAME>)")
+    g.add_argument("--ray-address", default=_env("ray_address", r.address), help="e.g. http://head:8265")
+    g.add_argument(
+        "--ray-python", default=_env("ray_python", r.python), help="Python with k12ai on the nodes"
+    )
+    g.add_argument(
+        "--ray-spool-dir", type=Path, default=Path(_env("ray_spool_dir", r.spool_dir)), help="node-local"
+    )
+    g.add_argument("--ray-cpus-per-job", type=float, default=float(_env("ray_cpus_per_job", r.cpus_per_job)))
+    g.add_argument(
+        "--event-channel",
+        choices=["", "file", "network"],
+        default=_env("event_channel", DEFAULTS.event_channel),
+        help="how events reach the server: the run dir's file, or shipped over the network "
+        "(default: file for local and docker, network for ray)",
+    )
+    i = DEFAULTS.ingest
+    g.add_argument("--ingest-host", default=_env("ingest_host", i.host), help="bind address; default --host")
+    g.add_argument("--ingest-port", type=int, default=int(_env("ingest_port", i.port)))
+    g.add_argument(
+        "--ingest-address", default=_env("ingest_address", i.advertise), help="host:port that jobs dial"
+    )
+
+
+def _ray_config(args: argparse.Namespace) -> RayConfig:
+    return RayConfig(
+        address=args.ray_address,
+        python=args.ray_python,
+        spool_dir=args.ray_spool_dir,
+        cpus_per_job=args.ray_cpus_per_job,
+    )
+
+
+def _ingest_config(args: argparse.Namespace) -> IngestConfig:
+    return IngestConfig(host=args.ingest_host, port=args.ingest_port, advertise=args.ingest_address)
+
+
 async def _serve(config: ServerConfig) -> None:
+    if config.runner == "ray" and not config.ray.address:
+        raise RunnerUnavailableError(
+            "--runner ray needs --ray-address (K12AI_RAY_ADDRESS), e.g. http://head:8265"
+        )
     server = await Server.start(config)
     # One line on stdout that scripts and tests read to find the ports.
     print(
@@ -194,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(_serve(config))
+    except RunnerUnavailableError as exc:
+        print(f"k12ai-server: {exc}", file=sys.stderr)
+        sys.exit(2)
     except (StartRefusedError, DatabaseCorruptError) as refused:
         # The message says what is in the way; a traceback would only hide it.
         sys.exit(f"k12ai-server: {refused}")

@@ -29,6 +29,31 @@ class DockerConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RayConfig:
+    """The Ray cluster the Ray runner (``runner="ray"``) submits jobs to."""
+
+    # The head's dashboard (Jobs API), e.g. "http://head:8265".
+    address: str = ""
+    # The Python that has k12ai installed on every node (the entrypoint runs it).
+    python: str = "python3"
+    # Node-local directory of each job's events file (the worker's spool), spec and exit code.
+    spool_dir: Path = Path("/tmp/k12ai-spool")
+    # CPUs each job's entrypoint asks Ray for; also keeps jobs off a head started with --num-cpus=0.
+    cpus_per_job: float = 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestConfig:
+    """The internal EventIngestService that jobs on the network event channel ship their events to."""
+
+    # Address to bind; "" is --host.
+    host: str = ""
+    port: int = 8120
+    # "host:port" jobs dial; "" is host:port as bound (this machine's hostname for a wildcard host).
+    advertise: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ConsulConfig:
     """The Consul agent that events are mirrored to and the server registers with; off without ``addr``."""
 
@@ -71,6 +96,11 @@ class ServerConfig:
     state_dir: Path = DEFAULT_HOME / "state"
     runner: str = "local"
     docker: DockerConfig = field(default_factory=DockerConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    # "file" (the server tails each job's events file) or "network" (a shipper sends them to
+    # the ingest service); "" is the runner's own: file for local and docker, network for ray.
+    event_channel: str = ""
+    ingest: IngestConfig = field(default_factory=IngestConfig)
     # Pretend the host has this many GPUs (no driver needed): allocation and the GPU
     # queue behave as with real ones, but no device reaches a container. For trying
     # the queue on a laptop and for CI; 0 uses the GPUs NVML finds.

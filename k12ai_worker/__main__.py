@@ -7,6 +7,7 @@ which key), anything else a crash (the runner reports the stderr tail).
 
 from __future__ import annotations
 
+import socket
 import sys
 import traceback
 from pathlib import Path
@@ -42,6 +43,7 @@ def run_job(spec: JobSpec) -> int:
     events = EventWriter(spec.events_path)
     inputs.allow(spec.data_access)
     try:
+        _check_cache_dir(spec)
         framework = frameworks.load(spec.service_name)
         framework.validate(spec.kind, spec.params)
         events.emit(EventType.STATUS, {"state": JobState.RUNNING, "job_id": spec.job_id})
@@ -57,6 +59,15 @@ def run_job(spec: JobSpec) -> int:
         _report_threads(spec, events)
         events.close()
     return 0
+
+
+def _check_cache_dir(spec: JobSpec) -> None:
+    # The server made it before the start: a node that cannot see it has no shared data root.
+    if not spec.cache_dir.is_dir():
+        raise MissingArtefactError(
+            f"the cache directory {spec.cache_dir} does not exist on node {socket.gethostname()}: "
+            "every node must see the data roots at the same path (shared storage)"
+        )
 
 
 def _report_threads(spec: JobSpec, events: EventWriter) -> None:

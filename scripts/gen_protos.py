@@ -48,19 +48,24 @@ def generate(out: Path) -> None:
         check=True,
         cwd=PROTOS,
     )
-    for path in sorted((work / "k12ai" / "v1").iterdir()):
-        target = out / "v1" / path.name
-        target.parent.mkdir(exist_ok=True)
+    generated = work / "k12ai"
+    for path in sorted(generated.rglob("*.py*")):
+        target = out / path.relative_to(generated)
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(HEADER + _fix_imports(path.read_text()))
     shutil.rmtree(work)
-    (out / "__init__.py").write_text(HEADER + '"""Generated k12ai.v1 protobuf and gRPC modules."""\n')
-    (out / "v1" / "__init__.py").write_text(HEADER)
+    (out / "__init__.py").write_text(HEADER + '"""Generated k12ai protobuf and gRPC modules."""\n')
+    for module in out.rglob("*_pb2.py"):
+        # Every folder between a module and k12ai_api/ is a package (k12ai_api/internal/ too).
+        for folder in module.relative_to(out).parents:
+            if folder != Path() and not (out / folder / "__init__.py").exists():
+                (out / folder / "__init__.py").write_text(HEADER)
     (out / "py.typed").write_text("")
 
 
 def _fix_imports(text: str) -> str:
-    # protoc names modules by proto path (k12ai.v1); ours live in k12ai_api.v1.
-    return re.sub(r"\bfrom k12ai\.v1 import\b", "from k12ai_api.v1 import", text)
+    # protoc names modules by proto path (k12ai.v1, k12ai.internal.v1); ours live in k12ai_api.
+    return re.sub(r"\bfrom k12ai\.((?:\w+\.)*v1) import\b", r"from k12ai_api.\1 import", text)
 
 
 def _differences(left: Path, right: Path) -> list[str]:

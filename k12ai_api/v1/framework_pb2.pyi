@@ -368,6 +368,7 @@ class Job(_message.Message):
     STARTED_AT_FIELD_NUMBER: _builtins.int
     ENDED_AT_FIELD_NUMBER: _builtins.int
     LAST_SEQ_FIELD_NUMBER: _builtins.int
+    SERVICE_PARAMS_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     user: _builtins.str
     service_name: _builtins.str
@@ -387,6 +388,10 @@ class Job(_message.Message):
     ended_at: _builtins.int
     last_seq: _builtins.int
     """The seq of the job's latest event."""
+    @_builtins.property
+    def service_params(self) -> _struct_pb2.Struct:
+        """The request's service_params, as sent."""
+
     def __init__(
         self,
         *,
@@ -403,10 +408,11 @@ class Job(_message.Message):
         started_at: _builtins.int = ...,
         ended_at: _builtins.int = ...,
         last_seq: _builtins.int = ...,
+        service_params: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "exit_code", b"exit_code"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "exit_code", b"exit_code", "service_params", b"service_params"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "cache_dir", b"cache_dir", "created_at", b"created_at", "ended_at", b"ended_at", "exit_code", b"exit_code", "job_id", b"job_id", "kind", b"kind", "last_seq", b"last_seq", "reason", b"reason", "service_name", b"service_name", "service_uuid", b"service_uuid", "started_at", b"started_at", "state", b"state", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "cache_dir", b"cache_dir", "created_at", b"created_at", "ended_at", b"ended_at", "exit_code", b"exit_code", "job_id", b"job_id", "kind", b"kind", "last_seq", b"last_seq", "reason", b"reason", "service_name", b"service_name", "service_params", b"service_params", "service_uuid", b"service_uuid", "started_at", b"started_at", "state", b"state", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__exit_code: _TypeAlias = _typing.Literal["exit_code"]  # noqa: Y015
     _WhichOneofArgType__exit_code: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code"]  # noqa: Y015
@@ -504,3 +510,121 @@ class ListJobsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListJobsResponse: _TypeAlias = ListJobsResponse  # noqa: Y015
+
+@_typing.final
+class GetMetricSeriesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    MAX_POINTS_FIELD_NUMBER: _builtins.int
+    LATEST_ONLY_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    max_points: _builtins.int
+    """Points per series at most (about the chart's width in pixels); 0 means
+    1000, at most 20000.
+    """
+    latest_only: _builtins.bool
+    """Only the series' names, counts and latest values, no points."""
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        max_points: _builtins.int = ...,
+        latest_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id", "latest_only", b"latest_only", "max_points", b"max_points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMetricSeriesRequest: _TypeAlias = GetMetricSeriesRequest  # noqa: Y015
+
+@_typing.final
+class GetMetricSeriesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERIES_FIELD_NUMBER: _builtins.int
+    LAST_SEQ_FIELD_NUMBER: _builtins.int
+    last_seq: _builtins.int
+    """Every metrics event of the job up to this seq is in the series."""
+    @_builtins.property
+    def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricSeries]: ...
+    def __init__(
+        self,
+        *,
+        series: _abc.Iterable[Global___MetricSeries] | None = ...,
+        last_seq: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["last_seq", b"last_seq", "series", b"series"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMetricSeriesResponse: _TypeAlias = GetMetricSeriesResponse  # noqa: Y015
+
+@_typing.final
+class MetricSeries(_message.Message):
+    """One numeric field of a job's metrics events in one phase, e.g. the
+    training loss. Points are in the order the job reported them; the four
+    lists have one entry per point.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    LATEST_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    EPOCHS_FIELD_NUMBER: _builtins.int
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    TIMES_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The payload key, e.g. "loss", "accuracy"."""
+    phase: _builtins.str
+    """The event's "phase" (train, validation, test), or empty."""
+    count: _builtins.int
+    """How many points the job reported (before downsampling)."""
+    latest: _builtins.float
+    """The last reported value."""
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The metric's values."""
+
+    @_builtins.property
+    def epochs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Fractional epoch: epoch - 1 + batch / num_batches during training, the
+        epoch otherwise, the point's number when the event has no epoch.
+        """
+
+    @_builtins.property
+    def progress(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The event's progress (0 to 1); the epoch's share of num_epochs, or 1,
+        when the event has none.
+        """
+
+    @_builtins.property
+    def times(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The event's timestamp, milliseconds since the Unix epoch."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        phase: _builtins.str = ...,
+        count: _builtins.int = ...,
+        latest: _builtins.float = ...,
+        values: _abc.Iterable[_builtins.float] | None = ...,
+        epochs: _abc.Iterable[_builtins.float] | None = ...,
+        progress: _abc.Iterable[_builtins.float] | None = ...,
+        times: _abc.Iterable[_builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "epochs", b"epochs", "latest", b"latest", "name", b"name", "phase", b"phase", "progress", b"progress", "times", b"times", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetricSeries: _TypeAlias = MetricSeries  # noqa: Y015

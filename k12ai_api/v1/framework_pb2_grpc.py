@@ -67,6 +67,11 @@ class FrameworkStub:
                 request_serializer=k12ai_dot_v1_dot_framework__pb2.ListJobsRequest.SerializeToString,
                 response_deserializer=k12ai_dot_v1_dot_framework__pb2.ListJobsResponse.FromString,
                 _registered_method=True)
+        self.GetMetricSeries = channel.unary_unary(
+                '/k12ai.v1.Framework/GetMetricSeries',
+                request_serializer=k12ai_dot_v1_dot_framework__pb2.GetMetricSeriesRequest.SerializeToString,
+                response_deserializer=k12ai_dot_v1_dot_framework__pb2.GetMetricSeriesResponse.FromString,
+                _registered_method=True)
 
 
 class FrameworkServicer:
@@ -115,6 +120,17 @@ class FrameworkServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMetricSeries(self, request, context):
+        """Every metric series of a job, each downsampled on the server to at most
+        max_points points that keep the extremes (the minimum and maximum of
+        each bucket), so a run of a million metric events opens as fast as a
+        short one. Follow on with Watch(job_id, after_seq = last_seq) for the
+        live tail: no point is missing or repeated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FrameworkServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +163,11 @@ def add_FrameworkServicer_to_server(servicer, server):
                     servicer.ListJobs,
                     request_deserializer=k12ai_dot_v1_dot_framework__pb2.ListJobsRequest.FromString,
                     response_serializer=k12ai_dot_v1_dot_framework__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'GetMetricSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetricSeries,
+                    request_deserializer=k12ai_dot_v1_dot_framework__pb2.GetMetricSeriesRequest.FromString,
+                    response_serializer=k12ai_dot_v1_dot_framework__pb2.GetMetricSeriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +334,33 @@ class Framework:
             '/k12ai.v1.Framework/ListJobs',
             k12ai_dot_v1_dot_framework__pb2.ListJobsRequest.SerializeToString,
             k12ai_dot_v1_dot_framework__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMetricSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/k12ai.v1.Framework/GetMetricSeries',
+            k12ai_dot_v1_dot_framework__pb2.GetMetricSeriesRequest.SerializeToString,
+            k12ai_dot_v1_dot_framework__pb2.GetMetricSeriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

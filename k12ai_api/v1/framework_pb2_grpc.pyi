@@ -48,6 +48,13 @@ class FrameworkStub:
     """
     GetJob: _grpc.UnaryUnaryMultiCallable[_framework_pb2.GetJobRequest, _framework_pb2.GetJobResponse]
     ListJobs: _grpc.UnaryUnaryMultiCallable[_framework_pb2.ListJobsRequest, _framework_pb2.ListJobsResponse]
+    GetMetricSeries: _grpc.UnaryUnaryMultiCallable[_framework_pb2.GetMetricSeriesRequest, _framework_pb2.GetMetricSeriesResponse]
+    """Every metric series of a job, each downsampled on the server to at most
+    max_points points that keep the extremes (the minimum and maximum of
+    each bucket), so a run of a million metric events opens as fast as a
+    short one. Follow on with Watch(job_id, after_seq = last_seq) for the
+    live tail: no point is missing or repeated.
+    """
 
 @_typing.type_check_only
 class FrameworkAsyncStub(FrameworkStub):
@@ -68,6 +75,13 @@ class FrameworkAsyncStub(FrameworkStub):
     """
     GetJob: _aio.UnaryUnaryMultiCallable[_framework_pb2.GetJobRequest, _framework_pb2.GetJobResponse]  # type: ignore[assignment]
     ListJobs: _aio.UnaryUnaryMultiCallable[_framework_pb2.ListJobsRequest, _framework_pb2.ListJobsResponse]  # type: ignore[assignment]
+    GetMetricSeries: _aio.UnaryUnaryMultiCallable[_framework_pb2.GetMetricSeriesRequest, _framework_pb2.GetMetricSeriesResponse]  # type: ignore[assignment]
+    """Every metric series of a job, each downsampled on the server to at most
+    max_points points that keep the extremes (the minimum and maximum of
+    each bucket), so a run of a million metric events opens as fast as a
+    short one. Follow on with Watch(job_id, after_seq = last_seq) for the
+    live tail: no point is missing or repeated.
+    """
 
 class FrameworkServicer(metaclass=_abc_1.ABCMeta):
     """Framework starts and stops training, evaluation and prediction jobs and
@@ -121,5 +135,18 @@ class FrameworkServicer(metaclass=_abc_1.ABCMeta):
         request: _framework_pb2.ListJobsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_framework_pb2.ListJobsResponse, _abc.Awaitable[_framework_pb2.ListJobsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetMetricSeries(
+        self,
+        request: _framework_pb2.GetMetricSeriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_framework_pb2.GetMetricSeriesResponse, _abc.Awaitable[_framework_pb2.GetMetricSeriesResponse]]:
+        """Every metric series of a job, each downsampled on the server to at most
+        max_points points that keep the extremes (the minimum and maximum of
+        each bucket), so a run of a million metric events opens as fast as a
+        short one. Follow on with Watch(job_id, after_seq = last_seq) for the
+        live tail: no point is missing or repeated.
+        """
 
 def add_FrameworkServicer_to_server(servicer: FrameworkServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -10,6 +10,7 @@ from google.protobuf import struct_pb2
 from k12ai_api.v1 import common_pb2, framework_pb2
 from k12ai_contract.events import ENVELOPE_VERSION, datetime_text
 from k12ai_server.events.record import EventRecord
+from k12ai_server.events.series import Series
 from k12ai_server.jobs.model import Job
 
 
@@ -46,7 +47,22 @@ def job_message(job: Job, last_seq: int) -> framework_pb2.Job:
     )
     if job.exit_code is not None:
         message.exit_code = job.exit_code
+    message.service_params.update(job.params)
     return message
+
+
+def series_message(series: Series) -> framework_pb2.MetricSeries:
+    points = series.points
+    return framework_pb2.MetricSeries(
+        name=series.name,
+        phase=series.phase,
+        count=series.count,
+        latest=series.latest,
+        values=[p.value for p in points],
+        epochs=[p.epoch for p in points],
+        progress=[p.progress for p in points],
+        times=[p.time for p in points],
+    )
 
 
 def value_message(value: Any) -> struct_pb2.Value:

@@ -16,7 +16,7 @@ from k12ai_contract.jobs import JobKind, JobState
 from k12ai_contract.rundir import MODEL_ARCHIVE
 from k12ai_server.api import replies
 from k12ai_server.api.closing import ServerClosedError, ServerClosing
-from k12ai_server.api.convert import EventMessages, job_message
+from k12ai_server.api.convert import EventMessages, job_message, series_message
 from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import (
     SeedRequest,
@@ -29,6 +29,7 @@ from k12ai_server.api.requests import (
 )
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.log import EventLog
+from k12ai_server.events.series import DEFAULT_MAX_POINTS, MAX_POINTS_LIMIT
 from k12ai_server.events.watch import WatchBatch, WatchRequest
 from k12ai_server.jobs.model import InputPath, Job, JobIdentity
 from k12ai_server.jobs.service import AdmissionFailedError, IntakeStoppedError, JobNotFoundError, JobService
@@ -245,4 +246,22 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         )
         return framework_pb2.ListJobsResponse(
             jobs=[job_message(j, self._events.last_seq(j.job_id)) for j in jobs]
+        )
+
+    async def GetMetricSeries(  # noqa: N802
+        self, request: framework_pb2.GetMetricSeriesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> framework_pb2.GetMetricSeriesResponse:
+        principal = await self._auth.principal(context, "Framework.GetMetricSeries")
+        job = await self._owned_job(request.job_id, principal, context)
+        if not 0 <= request.max_points <= MAX_POINTS_LIMIT:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"max_points: {request.max_points} is not between 0 (the default, "
+                f"{DEFAULT_MAX_POINTS}) and {MAX_POINTS_LIMIT}",
+            )
+        last_seq, series = self._events.metric_series(
+            job.job_id, max_points=request.max_points or DEFAULT_MAX_POINTS, latest_only=request.latest_only
+        )
+        return framework_pb2.GetMetricSeriesResponse(
+            series=[series_message(s) for s in series], last_seq=last_seq
         )

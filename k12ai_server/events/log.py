@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.record import EventRecord
+from k12ai_server.events.series import MetricSeriesIndex, Series
 from k12ai_server.events.store import EventStore
 from k12ai_server.events.watch import JobStateLookup, WatchBatch, WatchRequest, follow
 from k12ai_server.state.db import Alongside, Database
@@ -24,6 +25,7 @@ class EventLog:
     def __init__(self, db: Database, bus: EventBus) -> None:
         self._db = db
         self._store = EventStore(db.reader)
+        self._series = MetricSeriesIndex()
         self._bus = bus
 
     async def append(
@@ -33,6 +35,7 @@ class EventLog:
 
         def store(conn: sqlite3.Connection) -> list[EventRecord]:
             stored = EventStore.insert(conn, events)
+            self._series.add(conn, stored)
             if alongside is not None:
                 alongside(conn)
             return stored
@@ -50,6 +53,16 @@ class EventLog:
 
     def last_seq(self, job_id: str | None = None) -> int:
         return self._store.last_seq(job_id)
+
+    def metric_series(self, job_id: str, *, max_points: int, latest_only: bool) -> tuple[int, list[Series]]:
+        """The job's metric series downsampled to ``max_points``, and the seq of the last event in them.
+
+        Both are read in one snapshot, so a watch from that seq continues the series with no
+        point missing or drawn twice.
+        """
+        with self._db.snapshot() as conn:
+            last_seq = self._store.last_seq(job_id)
+            return last_seq, self._series.read(conn, job_id, max_points=max_points, latest_only=latest_only)
 
     @property
     def subscriber_count(self) -> int:

@@ -114,8 +114,10 @@ class _Cursor:
 
 
 async def _history(store: EventStore, cursor: _Cursor) -> AsyncIterator[WatchBatch]:
+    # Status events too, whatever the watcher wants: a job's end is read from them.
+    types = cursor.request.types | {"status"} if cursor.request.types else frozenset()
     while not cursor.done:
-        page = store.read(after_seq=cursor.last_seq, where=cursor.request.where, limit=BATCH_MAX)
+        page = store.read(after_seq=cursor.last_seq, where=cursor.request.where, limit=BATCH_MAX, types=types)
         for batch in cursor.batch(page):
             yield batch
         if len(page) < BATCH_MAX:

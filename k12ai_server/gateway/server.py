@@ -19,6 +19,7 @@ import grpc
 from aiohttp import web
 from google.protobuf import descriptor_pool, message
 
+from k12ai_server.console import ConsoleSite
 from k12ai_server.gateway import headers as http_headers
 from k12ai_server.gateway.context import AbortedCall, GatewayContext
 from k12ai_server.gateway.cors import CorsPolicy
@@ -63,13 +64,13 @@ class RestGateway:
         descriptor_set: bytes | None = None,
         pool: descriptor_pool.DescriptorPool | None = None,
         cors_origins: Sequence[str] = (),
-        resumable: Mapping[str, SseResume] = K12AI_RESUMABLE,
         timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
+        console: ConsoleSite | None = None,
     ) -> None:
         """``servicers``: each served service's servicer object, by full name (``k12ai.v1.Framework``).
 
         ``descriptor_set`` and ``pool`` default to k12ai's committed descriptor set and the
-        generated modules' pool.
+        generated modules' pool. ``console`` answers the GET paths no route matches (the web page).
         """
         self._timeouts = timeouts
         self.routes = load_routes(servicers, descriptor_set=descriptor_set, pool=pool)
@@ -80,7 +81,8 @@ class RestGateway:
         self._openapi = dumps(openapi_document(self.routes))
         self._max_body_bytes = max_body_bytes
         self._cors = CorsPolicy(cors_origins)
-        self._resumable = resumable
+        self._resumable: Mapping[str, SseResume] = K12AI_RESUMABLE
+        self._console = console
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -126,6 +128,9 @@ class RestGateway:
         try:
             route, path_values = self.routes.resolve(request.method, raw_path)
         except RouteNotFoundError:
+            page = self._console.response(request.method, raw_path) if self._console else None
+            if page is not None:
+                return page
             # grpc-gateway's routing errors: NotFound for an unknown path, Unimplemented for a wrong method.
             return error_response(GatewayError(grpc.StatusCode.NOT_FOUND, "Not Found"))
         except MethodNotAllowedError:

@@ -4,7 +4,8 @@ Requests: the body (``body: "*"`` or ``body: "<field>"``), then path variables, 
 parameters for the fields neither binds (proto or JSON names, dotted paths, a key repeated
 for a repeated field). Unknown body fields and unknown query parameters are ignored, as
 grpc-gateway does. Replies: proto field names, fields without presence always printed,
-int64 as strings, enums by name.
+int64 as strings, enums by name, and a whole double (every number in a ``Struct`` is one)
+without a fraction, as protojson and Envoy print it: ``"epoch": 1``, not ``1.0``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import grpc
 from google.protobuf import descriptor, json_format, message
 
+from k12ai_contract.json_numbers import whole_numbers_as_ints_in_place
 from k12ai_server.gateway.routes import Route
 from k12ai_server.gateway.status import GatewayError
 
@@ -80,9 +82,11 @@ def render(route: Route, reply: message.Message) -> dict[str, Any]:
 
 
 def to_dict(reply: message.Message) -> dict[str, Any]:
-    return json_format.MessageToDict(
+    document = json_format.MessageToDict(
         reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    whole_numbers_as_ints_in_place(document)
+    return document
 
 
 def dumps(document: Any) -> bytes:

@@ -13,7 +13,7 @@ import logging
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from k12ai_server.jobs.model import InputPath, Job, JobIdentity
 from k12ai_server.jobs.recovery import JobRecovery
 from k12ai_server.jobs.store import JobStore
 from k12ai_server.jobs.supervisor import JobSupervisor, SupervisorSettings
-from k12ai_server.runners.base import RunHandle, Runner
+from k12ai_server.runners.base import EventChannel, RunHandle, Runner
 from k12ai_server.state.db import Database
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,14 @@ class IntakeStoppedError(Exception):
 
 class AdmissionFailedError(Exception):
     """The job's files could not be written (a full disk, say); the message says why."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipTarget:
+    """Where a job's shipper sends its events (network channel): the address and each job's secret."""
+
+    address: str
+    secret_for: Callable[[str], str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +86,11 @@ class JobService:
         gpus: GpuAllocator,
         paths: JobPaths,
         limits: JobLimits,
+        ship_to: ShipTarget | None = None,
     ) -> None:
+        if runner.event_channel is EventChannel.NETWORK and ship_to is None:
+            raise ValueError("a runner on the network event channel needs the ingest service's address")
+        self._ship_to = ship_to
         self._db = db
         self._store = JobStore(db)
         self._events = events
@@ -93,6 +105,7 @@ class JobService:
         self._supervisors: dict[str, JobSupervisor] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._recovered = asyncio.Event()
+        runner.listen(self)
 
     # -- queries
 
@@ -194,6 +207,26 @@ class JobService:
         self._recovered.set()
         self._dispatch()
 
+    # -- told by a runner whose cluster places jobs (runners.base.PlacementListener)
+
+    def waiting(self, job_id: str, reason: str) -> None:
+        """The cluster holds a started job back: it is `queued` again, with the cluster's reason."""
+        self._spawn(self._mark(job_id, JobState.STARTING, JobState.QUEUED, reason=reason))
+
+    def placed(self, job_id: str, node: str) -> None:
+        self._spawn(self._mark(job_id, JobState.QUEUED, JobState.STARTING, node=node))
+
+    async def _mark(self, job_id: str, was: JobState, state: JobState, **extra: Any) -> None:
+        job = self._store.get(job_id)
+        if job is None or job.state is not was:
+            # The worker said it runs (or the job ended) before the cluster's word came.
+            return
+        reason = extra.get("reason", "")
+        await self._events.append(
+            [status_event(job, state, **extra)],
+            alongside=JobStore.updating(job_id, state=state, reason=reason),
+        )
+
     async def close(self) -> None:
         # Workers outlive the server on purpose; the next start re-adopts them.
         for task in list(self._tasks):
@@ -225,6 +258,8 @@ class JobService:
             events_path=job.events_path,
             cpu_threads=self._limits.cpu_threads,
             data_roots=self._paths.data_roots,
+            ship_to=self._ship_to.address if self._ship_to else "",
+            ship_secret=self._ship_to.secret_for(job.job_id) if self._ship_to else "",
         ).dump(job.spec_path)
 
     async def _admit(self, job: Job) -> None:

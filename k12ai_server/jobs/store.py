@@ -174,9 +174,18 @@ def _ingested(conn: sqlite3.Connection, job_id: str, before: int, after: int, ru
     if moved.rowcount != 1:
         raise OffsetMovedError(job_id)
     if running_at:
+        # From `queued` too: a cluster (Ray) may have held a started job back and let it run
+        # before the server heard of it.
         conn.execute(
-            "UPDATE jobs SET state = ?, started_at = ? WHERE job_id = ? AND state IN (?, ?)",
-            (JobState.RUNNING.value, running_at, job_id, JobState.STARTING.value, JobState.RUNNING.value),
+            "UPDATE jobs SET state = ?, started_at = ? WHERE job_id = ? AND state IN (?, ?, ?)",
+            (
+                JobState.RUNNING.value,
+                running_at,
+                job_id,
+                JobState.QUEUED.value,
+                JobState.STARTING.value,
+                JobState.RUNNING.value,
+            ),
         )
 
 

@@ -27,7 +27,7 @@ from k12ai_server.jobs.ingest import EventIngest, InvalidEventsError
 from k12ai_server.jobs.job_events import status_event
 from k12ai_server.jobs.model import Job
 from k12ai_server.jobs.store import JobEndedError, JobStore
-from k12ai_server.runners.base import ExitStatus, RunHandle, Runner
+from k12ai_server.runners.base import EventChannel, ExitStatus, RunHandle, Runner
 from k12ai_server.state.db import DatabaseLostError
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,10 @@ class JobSupervisor:
 
     async def _follow(self, handle: RunHandle) -> Outcome:
         self._handle = handle
-        tail = EventsFileTail(self._job.events_path, self.job_id, self._ingest)
+        # On the network channel the job's shipper feeds the ingest, and hands over its last
+        # events before the worker's exit is reported; the server has no file to tail.
+        shipped = self._runner.event_channel is EventChannel.NETWORK
+        tail = None if shipped else EventsFileTail(self._job.events_path, self.job_id, self._ingest)
         ended = asyncio.ensure_future(handle.wait())
         stop_wanted = asyncio.ensure_future(self._stop_requested.wait())
         stopping: asyncio.Future[None] | None = None
@@ -166,8 +169,8 @@ class JobSupervisor:
         await self._drain(tail)
         return self._outcome(status)
 
-    async def _drain(self, tail: EventsFileTail) -> None:
-        if self._invalid_events:
+    async def _drain(self, tail: EventsFileTail | None) -> None:
+        if self._invalid_events or tail is None:
             return
         try:
             await tail.drain()

@@ -127,6 +127,8 @@ def seed_stats(sample: HostSample, query: dict[str, Any], user: str | None) -> d
                 "op": c.op,
                 "user": c.user,
                 "service_uuid": c.service_uuid,
+                # The cluster node (Ray runner) only: a single host's Stats keep the seed's shape.
+                **({"node": c.node} if c.node else {}),
             }
             for c in sample.containers
             if user is None or c.user == user

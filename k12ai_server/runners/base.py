@@ -1,7 +1,8 @@
-"""The interface every runner implements: local processes, Docker containers."""
+"""The interface every runner implements: local processes, Docker containers, Ray jobs."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -9,6 +10,19 @@ from typing import Protocol
 from k12ai_server.jobs.model import Job
 
 STDERR_TAIL_LINES = 20
+
+
+class RunnerUnavailableError(Exception):
+    """The runner's engine (a Ray head, ...) cannot be reached at start; the message says how to fix it."""
+
+
+class EventChannel(enum.StrEnum):
+    """How a job's events reach the server; both feed the one ingest path."""
+
+    # The server tails the job's events file in its run directory.
+    FILE = "file"
+    # A shipper beside the job sends the file's lines to the internal EventIngestService.
+    NETWORK = "network"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +47,8 @@ class RunningJob:
     user: str
     service_uuid: str
     job_id: str
+    # The cluster node it runs on (Ray); "" on a single host.
+    node: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +78,25 @@ class RunHandle(Protocol):
         ...
 
 
+class PlacementListener(Protocol):
+    """Told by a runner whose cluster places jobs (Ray) where a job stands."""
+
+    def waiting(self, job_id: str, reason: str) -> None:
+        """Submitted, but the cluster holds it back (no free GPU, ...): queued, with ``reason``."""
+        ...
+
+    def placed(self, job_id: str, node: str) -> None:
+        """The cluster has started it on ``node``."""
+        ...
+
+
 class Runner(Protocol):
+    event_channel: EventChannel
+
+    def listen(self, listener: PlacementListener) -> None:
+        """Where to report placement; a runner that places jobs at once never calls it."""
+        ...
+
     async def launch(self, job: Job) -> RunHandle:
         """Start the worker on ``job.spec_path`` with ``job.devices``; it writes ``job.events_path``.
 

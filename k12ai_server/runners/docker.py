@@ -34,7 +34,14 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from k12ai_server.config import DockerConfig
 from k12ai_server.jobs.model import Job
-from k12ai_server.runners.base import ExitStatus, FoundWorker, RunHandle, RunningJob
+from k12ai_server.runners.base import (
+    EventChannel,
+    ExitStatus,
+    FoundWorker,
+    PlacementListener,
+    RunHandle,
+    RunningJob,
+)
 from k12ai_server.runners.docker_options import (
     LABEL_DEVICES,
     LABEL_JOB_ID,
@@ -71,12 +78,14 @@ class DockerRunner:
         config: DockerConfig,
         data_roots: Sequence[Path],
         request_gpus: bool = True,
+        event_channel: EventChannel = EventChannel.FILE,
     ) -> None:
         """``client`` is owned from here on: ``close()`` closes it.
 
         ``request_gpus`` False hands a job's GPU ids to no container (pretend
         GPUs); the worker then sees none and runs on the CPU.
         """
+        self.event_channel = event_channel
         self._client = client
         self._config = config
         self._roots = tuple(data_roots)
@@ -91,6 +100,10 @@ class DockerRunner:
         self._tracked: dict[str, Job] = {}
         self._background: list[asyncio.Task[None]] = []
 
+    def listen(self, listener: PlacementListener) -> None:
+        # A container starts at once: there is no placement to report.
+        return None
+
     async def launch(self, job: Job) -> RunHandle:
         self._start_background()
         options = container_options(
@@ -100,6 +113,7 @@ class DockerRunner:
             mounts=job_mounts(job, self._roots),
             gpu_ids=job.devices if self._request_gpus else (),
             host_cpus=self._host_cpus,
+            shipped=self.event_channel is EventChannel.NETWORK,
         )
         await self._call(self._prepare_run_dir, job)
         container_id = await self._call(self._create_and_start, job, options)

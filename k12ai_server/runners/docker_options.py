@@ -103,12 +103,17 @@ def container_options(
     mounts: list[Mount],
     gpu_ids: Sequence[int],
     host_cpus: int,
+    shipped: bool = False,
 ) -> dict[str, Any]:
-    """Keyword arguments of ``containers.create`` for the job."""
+    """Keyword arguments of ``containers.create`` for the job.
+
+    ``shipped``: the worker runs under the shipper, which sends its events over the
+    network (the container then needs a ``network`` that reaches the server).
+    """
     cpus = min(config.cpus or host_cpus, host_cpus)
     options: dict[str, Any] = {
         "image": config.image,
-        "command": worker_command(job.spec_path),
+        "command": worker_command(job.spec_path, shipped=shipped),
         "name": job.identity.name,
         "labels": job_labels(job),
         "user": str(user),

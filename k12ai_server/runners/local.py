@@ -22,21 +22,37 @@ import psutil
 from k12ai_contract.rundir import RunDir
 from k12ai_contract.worker import GPU_ENV, given_gpus, gpu_environment, spec_of_command, worker_command
 from k12ai_server.jobs.model import Job
-from k12ai_server.runners.base import ExitStatus, FoundWorker, RunHandle, RunningJob
+from k12ai_server.runners.base import (
+    EventChannel,
+    ExitStatus,
+    FoundWorker,
+    PlacementListener,
+    RunHandle,
+    RunningJob,
+)
 from k12ai_server.runners.exit import exit_status, read_exit_file
 
 EXIT_POLL_S = 0.2
 
 
 class LocalProcessRunner:
-    def __init__(self, *, python: str = sys.executable) -> None:
+    def __init__(
+        self, *, python: str = sys.executable, event_channel: EventChannel = EventChannel.FILE
+    ) -> None:
         self._python = python
+        self.event_channel = event_channel
         self._jobs: dict[str, tuple[Job, psutil.Process]] = {}
+
+    def listen(self, listener: PlacementListener) -> None:
+        # A local process starts at once: there is no placement to report.
+        return None
 
     async def launch(self, job: Job) -> RunHandle:
         with job.stderr_path.open("ab") as stderr:
             proc = await asyncio.create_subprocess_exec(
-                *worker_command(job.spec_path, python=self._python),
+                *worker_command(
+                    job.spec_path, python=self._python, shipped=self.event_channel is EventChannel.NETWORK
+                ),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,

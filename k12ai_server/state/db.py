@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -72,6 +73,31 @@ CREATE TABLE IF NOT EXISTS events (
     payload      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_job ON events (job_id, seq);
+-- A watch of some types of a job's events (the console's log pane) skips the others.
+CREATE INDEX IF NOT EXISTS events_by_job_type ON events (job_id, type, seq);
+
+-- The metric series of jobs' metrics events, downsampled as they are stored
+-- (k12ai_server.events.series).
+CREATE TABLE IF NOT EXISTS metric_series (
+    series_id INTEGER PRIMARY KEY,
+    job_id    TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    phase     TEXT NOT NULL,
+    count     INTEGER NOT NULL DEFAULT 0,
+    latest    REAL NOT NULL DEFAULT 0,
+    UNIQUE (job_id, name, phase)
+);
+CREATE TABLE IF NOT EXISTS metric_buckets (
+    series_id  INTEGER NOT NULL,
+    level      INTEGER NOT NULL,
+    bucket     INTEGER NOT NULL,
+    n          INTEGER NOT NULL,
+    first_epoch REAL NOT NULL, first_progress REAL NOT NULL, first_time REAL NOT NULL,
+    last_epoch  REAL NOT NULL, last_progress  REAL NOT NULL, last_time  REAL NOT NULL,
+    min_value REAL NOT NULL, min_index INTEGER NOT NULL,
+    max_value REAL NOT NULL, max_index INTEGER NOT NULL,
+    PRIMARY KEY (series_id, level, bucket)
+) WITHOUT ROWID;
 """
 # Columns added after the first release, for databases made before them.
 ADDED_COLUMNS = {"jobs": {"inputs": "TEXT NOT NULL DEFAULT '[]'"}}
@@ -128,6 +154,15 @@ class Database:
             raise DatabaseLostError(self._lost)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._transact, fn)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """The reader inside one read transaction: every read in the block sees the same commit."""
+        self.reader.execute("BEGIN")
+        try:
+            yield self.reader
+        finally:
+            self.reader.execute("COMMIT")
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)

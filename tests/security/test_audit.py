@@ -13,8 +13,8 @@ from k12ai_client import ReplyError, RPCError
 from k12ai_server.app import Server
 from k12ai_server.security.audit import MAX_FIELD_CHARS
 from tests.conftest import assert_eventually
-from tests.security.test_auth import connect, control
-from tests.server.test_jobs import _state_is, events_of, slow_training
+from tests.jobs import events_of, slow_training, state_is
+from tests.security.callers import connect, control
 
 
 def audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
@@ -25,7 +25,7 @@ async def test_start_stop_and_refusals_are_audited(secured: Server, caplog: pyte
     caplog.set_level(logging.INFO, logger="k12ai.audit")
     async with connect(secured, "alice") as alice, connect(secured, "bob") as bob:
         started = await alice.train({**slow_training("audited"), "user": "alice"})
-        await assert_eventually(lambda: _state_is(alice, started.job_id, "running"), 60)
+        await assert_eventually(lambda: state_is(alice, started.job_id, "running"), 60)
         with pytest.raises(ReplyError) as refused:
             await bob.train({**slow_training("audited"), "user": "alice", "op": "train.stop"})
         with pytest.raises(ReplyError) as denied:

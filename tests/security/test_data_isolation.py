@@ -17,8 +17,8 @@ import pytest
 from k12ai_client import AsyncK12AIClient, ClientConfig, ReplyError, to_envelope
 from k12ai_server.app import Server
 from tests.conftest import assert_eventually, server_config
-from tests.security.test_auth import connect
-from tests.server.test_jobs import _state_is, events_of, slow_training
+from tests.jobs import events_of, slow_training, state_is
+from tests.security.callers import connect
 
 PATH_OUTSIDE, SUCCESS, QUEUED = 100104, 100000, 100204
 SECRET = "cells-outside-the-roots-93c2"
@@ -92,7 +92,7 @@ async def test_an_input_swapped_for_a_symlink_after_the_check_fails_the_job(
     async with AsyncK12AIClient(config) as client:
         # The only job slot is taken, so the job waits queued between the check and the open.
         blocker = await client.train(slow_training("blocker"))
-        await assert_eventually(lambda: _state_is(client, blocker.job_id, "running"), 60)
+        await assert_eventually(lambda: state_is(client, blocker.job_id, "running"), 60)
         reply = await client.train(csv_training("test", "swapped", checked))
         assert reply.code == QUEUED
 

@@ -16,8 +16,8 @@ from k12ai_server.app import Server
 from k12ai_server.security.policy import InsecureConfigError
 from k12ai_server.security.tokens import Principal, hash_token
 from tests.conftest import assert_eventually, server_config
-from tests.security.test_auth import connect, control, stats
-from tests.server.test_jobs import _state_is, slow_training
+from tests.jobs import slow_training, state_is
+from tests.security.callers import connect, control, stats
 
 NOT_FOUND, DENIED, SUCCESS = 100202, 100300, 100000
 
@@ -65,7 +65,7 @@ async def control_code(client: AsyncK12AIClient, body: dict[str, Any]) -> tuple[
 async def test_container_ids_are_matched_exactly_never_as_patterns(secured: Server) -> None:
     async with connect(secured, "bob") as bob, connect(secured, "alice") as alice:
         job_id = (await bob.train({**slow_training("pattern"), "user": "bob"})).job_id
-        await assert_eventually(lambda: _state_is(bob, job_id, "running"), 60)
+        await assert_eventually(lambda: state_is(bob, job_id, "running"), 60)
         prefix = job_id[:12]
         guesses = [
             "%" * 12,
@@ -86,7 +86,7 @@ async def test_container_ids_are_matched_exactly_never_as_patterns(secured: Serv
             SUCCESS,
             f"container id {prefix} stop success",
         )
-        await assert_eventually(lambda: _state_is(bob, job_id, "stopped"), 60)
+        await assert_eventually(lambda: state_is(bob, job_id, "stopped"), 60)
 
 
 async def async_stats_result(client: AsyncK12AIClient, user: str) -> dict[str, Any]:
@@ -106,7 +106,7 @@ async def test_async_stats_hold_only_what_the_streams_owner_may_see(secured: Ser
         connect(secured, "root") as admin,
     ):
         job_id = (await bob.train({**slow_training("audience"), "user": "bob"})).job_id
-        await assert_eventually(lambda: _state_is(bob, job_id, "running"), 60)
+        await assert_eventually(lambda: state_is(bob, job_id, "running"), 60)
         # The host sampler has seen bob's job.
         await assert_eventually(lambda: _sync_containers_of(admin, "root", ["bob"]), 60)
         # An admin's async Stats for alice lands in alice's stream: it lists alice's containers only.

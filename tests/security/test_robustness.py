@@ -18,7 +18,7 @@ import pytest
 from k12ai_client import AsyncK12AIClient, ClientConfig, Event, JobEnd
 from k12ai_server.app import Server
 from tests.conftest import ServerProcess, assert_eventually, example
-from tests.server.test_jobs import _state_is, events_of, slow_training
+from tests.jobs import events_of, slow_training, state_is
 
 LOAD_JOBS = 8
 WATCHERS_PER_JOB = 2.5  # 20 watch streams in all
@@ -27,7 +27,7 @@ SERVER_RSS_LIMIT = 600 * 1024 * 1024
 
 async def test_garbage_on_the_event_channel_fails_the_job(client: AsyncK12AIClient, server: Server) -> None:
     reply = await client.train(slow_training("garbage"))
-    await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 60)
+    await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
     events_file = server.config.state_dir / "jobs" / reply.job_id / "events.jsonl"
     with events_file.open("ab") as channel:
         channel.write(b"\x00\xff this is no event\n")

@@ -24,8 +24,7 @@ from k12ai_client import AsyncK12AIClient, ClientConfig, ReplyError, to_envelope
 from k12ai_server.app import Server
 from k12ai_server.state.db import DB_FILE
 from tests.conftest import assert_eventually, example, server_config
-from tests.server.test_jobs import _state_is, events_of, slow_training
-from tests.server.test_start_path_crash import workers_of
+from tests.jobs import events_of, slow_training, state_is, workers_of
 
 Code = common_pb2.ReplyCode
 
@@ -81,7 +80,7 @@ async def running_job(tmp_path: Path) -> AsyncIterator[tuple[Server, str]]:
     server = await Server.start(server_config(tmp_path))
     async with client_of(server) as client:
         reply = await client.train(slow_training("db"))
-        await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 60)
+        await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
     yield server, reply.job_id
     await server.stop()
     for proc in workers_of(reply.job_id):
@@ -113,7 +112,7 @@ async def test_a_deleted_database_stops_intake_and_the_next_server_takes_the_job
     restarted = await Server.start(server_config(tmp_path))
     try:
         async with client_of(restarted) as client:
-            await assert_eventually(lambda: _state_is(client, job_id, "running"), 30)
+            await assert_eventually(lambda: state_is(client, job_id, "running"), 30)
             with pytest.raises(ReplyError) as refused:
                 await client.train(slow_training("db"))
             assert refused.value.code == Code.REPLY_CODE_JOB_ALREADY_RUNNING

@@ -15,7 +15,8 @@ from k12ai_client import AsyncK12AIClient, ClientConfig, ReplyError, to_envelope
 from k12ai_server.app import Server
 from k12ai_server.jobs.limits import cpu_share
 from tests.conftest import example, server_config
-from tests.server.test_jobs import events_of, slow_training
+from tests.jobs import events_of, slow_training
+from tests.k12nlp_requests import seed_train_request
 
 Code = common_pb2.ReplyCode
 
@@ -49,8 +50,6 @@ async def test_a_model_bigger_than_the_limit_is_refused_naming_the_key(
 
 
 async def test_training_epochs_above_the_limit_are_refused(client: AsyncK12AIClient, server: Server) -> None:
-    from tests.server.test_k12nlp import seed_train_request
-
     body = seed_train_request(server.config.data_root / "datasets" / "nlp")
     body["service_params"]["overrides"] = {"trainer.num_epochs": 10**6}
     with pytest.raises(ReplyError) as refused:

@@ -13,26 +13,13 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-import psutil
 import pytest
 
 from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, ClientConfig, K12AIError, ReplyError, to_envelope
 from k12ai_server.jobs.faults import FAULT_ENV, FAULT_EXIT_CODE, FAULT_POINTS
 from tests.conftest import ServerProcess, assert_eventually
-from tests.server.test_jobs import _state_is, events_of, slow_training
-
-
-def workers_of(job_id: str) -> list[psutil.Process]:
-    """The job's worker processes (session leaders: DataLoader-style forks do not count)."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if "k12ai_worker" in cmdline and any(job_id in part for part in cmdline):
-            with contextlib.suppress(psutil.Error):
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    found.append(proc)
-    return found
+from tests.jobs import events_of, slow_training, state_is, workers_of
 
 
 @pytest.mark.parametrize("point", FAULT_POINTS)
@@ -50,7 +37,7 @@ async def test_a_server_killed_on_the_start_path_leaves_no_worker_unseen(
     second = server_process()
     async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{second.grpc_port}", user="test")) as client:
         [job] = await client.list_jobs(user="test")
-        await assert_eventually(lambda: _state_is(client, job.job_id, "running"), 60)
+        await assert_eventually(lambda: state_is(client, job.job_id, "running"), 60)
         with pytest.raises(ReplyError) as refused:
             await client.train(body)
         assert refused.value.code == common_pb2.ReplyCode.REPLY_CODE_JOB_ALREADY_RUNNING

@@ -109,6 +109,7 @@ def test_a_job_fails_naming_the_key_when_its_input_leads_elsewhere(
     data = roots / "users" / "test" / "data.csv"
     data.symlink_to(elsewhere)
     cache = roots / "users" / "test" / "p1"
+    cache.mkdir()  # as the server makes it at admission
     params = {"dataset": {"type": "csv", "path": str(data)}, "model": {"type": "knn"}}
     job = job_process.run_job("k12ml", tmp_path / "work", cache, "train", params, data_roots=(roots,))
     assert job.code == 2
@@ -137,6 +138,7 @@ def test_a_k12cv_image_folder_with_a_link_out_of_the_roots_fails(roots: Path, tm
         "trainer": {"num_epochs": 1, "cuda_device": -1, "optimizer": {"type": "adam", "lr": 0.01}},
     }
     cache = roots / "users" / "test" / "p2"
+    cache.mkdir()  # as the server makes it at admission
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     job = job_process.run_job(
         "k12cv", tmp_path / "work", cache, "train", params, data_roots=(roots,), env=env

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +17,15 @@ import numpy as np
 import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 import k12ai_worker.k12cv as k12cv
 from k12ai_contract.errors import ConfigError
+from tests.digits import Digits, write_digits
 from tests.worker import job_process
 from tests.worker.job_process import Job
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = {"accuracy", "accuracy3", "loss"}
-
-
-@dataclass(frozen=True)
-class Digits:
-    """Where the digits were written, and which held-out PNG shows which digit."""
-
-    train: Path
-    validation: Path
-    # (file, digit) of every validation image.
-    held_out: list[tuple[Path, str]]
-
-
-def write_digits(root: Path, *, test_fraction: float = 0.2) -> Digits:
-    """scikit-learn's digits as 8x8 grayscale PNGs in ``root/{train,validation}/<digit>/<index>.png``."""
-    digits = load_digits()
-    indices = np.arange(len(digits.target))
-    train, validation = train_test_split(
-        indices, test_size=test_fraction, random_state=0, stratify=digits.target
-    )
-    held_out: list[tuple[Path, str]] = []
-    for split, chosen in (("train", train), ("validation", validation)):
-        for i in chosen:
-            label = str(digits.target[i])
-            folder = root / split / label
-            folder.mkdir(parents=True, exist_ok=True)
-            file = folder / f"{i}.png"
-            # Digits are 0..16; PNG pixels 0..255.
-            Image.fromarray(np.rint(digits.images[i] * (255 / 16)).astype(np.uint8)).save(file)
-            if split == "validation":
-                held_out.append((file, label))
-    return Digits(root / "train", root / "validation", held_out)
 
 
 def example(name: str) -> dict[str, Any]:
