@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from k12ai_contract.jobs import JobKind
-from k12ai_contract.rundir import MODEL_ARCHIVE
+from k12ai_contract.rundir import ProjectDir
+
+# service_params of evaluate/predict: the earlier training (its job id) whose model to use.
+# The server takes it out of the params a framework sees and hands it over as ``model_run``.
+MODEL_RUN_PARAM = "job_id"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +29,8 @@ class JobSpec:
     events_path: Path
     # GPU ids the runner gave this job; empty means CPU only.
     devices: list[int] = field(default_factory=list)
+    # evaluate/predict: the training whose model to use; "" is the project's latest.
+    model_run: str = ""
 
     @property
     def op(self) -> str:
@@ -32,7 +38,16 @@ class JobSpec:
 
     @property
     def model_archive(self) -> Path:
-        return self.cache_dir / MODEL_ARCHIVE
+        """The archive a training writes (its run's), or the one evaluate/predict read."""
+        project = ProjectDir(self.cache_dir)
+        if self.kind is JobKind.TRAIN:
+            return project.run_archive(self.job_id)
+        return project.run_archive(self.model_run) if self.model_run else project.latest_archive
+
+    @property
+    def latest_archive(self) -> Path:
+        """The project's model.tar.gz, the seed's path: a training makes its archive that one."""
+        return ProjectDir(self.cache_dir).latest_archive
 
     @classmethod
     def load(cls, path: Path) -> JobSpec:
@@ -47,6 +62,7 @@ class JobSpec:
             cache_dir=Path(raw["cache_dir"]),
             events_path=Path(raw["events_path"]),
             devices=list(raw.get("devices", [])),
+            model_run=raw.get("model_run", ""),
         )
 
     def dump(self, path: Path) -> None:
@@ -60,5 +76,14 @@ class JobSpec:
             "cache_dir": str(self.cache_dir),
             "events_path": str(self.events_path),
             "devices": self.devices,
+            "model_run": self.model_run,
         }
         path.write_text(json.dumps(raw), encoding="utf-8")
+
+
+def split_model_run(kind: JobKind, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The params a framework sees, and the run an evaluate/predict names (``service_params.job_id``)."""
+    if kind is JobKind.TRAIN or MODEL_RUN_PARAM not in params:
+        return params, ""
+    rest = {k: v for k, v in params.items() if k != MODEL_RUN_PARAM}
+    return rest, str(params[MODEL_RUN_PARAM])

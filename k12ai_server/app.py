@@ -25,6 +25,7 @@ from k12ai_server.platform.gpus import NvmlGpus
 from k12ai_server.platform.host import HostSampler
 from k12ai_server.runners.base import Runner
 from k12ai_server.runners.local import LocalProcessRunner
+from k12ai_server.runs.retention import RetentionPolicy, RunRetention
 from k12ai_server.security.auth import Authenticator
 from k12ai_server.security.policy import load_tokens
 from k12ai_server.security.tls import bind
@@ -103,6 +104,9 @@ class Server:
             auth=auth,
             data_roots=config.data_roots,
             heartbeat_s=config.heartbeat_s,
+            retention=RunRetention(
+                jobs.jobs, RetentionPolicy(keep_runs=config.keep_runs, keep_bytes=config.keep_runs_bytes)
+            ),
         )
         platform = PlatformServicer(sampler=sampler, jobs=jobs, events=events, auth=auth)
         framework_pb2_grpc.add_FrameworkServicer_to_server(framework, grpc_server)

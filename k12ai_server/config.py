@@ -80,6 +80,10 @@ class ServerConfig:
     max_running_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     heartbeat_s: float = 5.0
     subscriber_queue_size: int = 1024
+    # Run history per project (see k12ai_server.runs.retention): run folders kept, the new
+    # training's included, and bytes the earlier ones may take; 0: no limit.
+    keep_runs: int = 20
+    keep_runs_bytes: int = 0
     consul: ConsulConfig = field(default_factory=ConsulConfig)
     log_level: str = "INFO"
     # JSON file of hashed API tokens (see `k12ai-server token create`); none = open, loopback only.

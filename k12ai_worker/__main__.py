@@ -13,12 +13,13 @@ from pathlib import Path
 
 from k12ai_contract.errors import ConfigError, MissingArtefactError
 from k12ai_contract.events import EventType
-from k12ai_contract.jobs import JobState
+from k12ai_contract.jobs import JobKind, JobState
 from k12ai_contract.rundir import RunDir
 from k12ai_contract.spec import JobSpec
 from k12ai_contract.worker import EXIT_BAD_INPUT
 from k12ai_worker import frameworks
 from k12ai_worker.events import EventWriter
+from k12ai_worker.model_runs import check_model
 
 
 def main(argv: list[str]) -> int:
@@ -41,6 +42,8 @@ def run_job(spec: JobSpec) -> int:
         framework = frameworks.load(spec.service_name)
         framework.validate(spec.kind, spec.params)
         events.emit(EventType.STATUS, {"state": JobState.RUNNING, "job_id": spec.job_id})
+        if spec.kind is not JobKind.TRAIN:
+            check_model(spec)
         framework.run(spec, events)
     except (ConfigError, MissingArtefactError) as exc:
         events.emit(EventType.ERROR, {"code": exc.code, "descr": exc.code.descr, "message": str(exc)})

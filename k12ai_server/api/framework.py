@@ -12,9 +12,10 @@ import grpc
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
 from k12ai_contract.errors import ConfigError
 from k12ai_contract.jobs import JobKind, JobState
-from k12ai_contract.rundir import MODEL_ARCHIVE
+from k12ai_contract.spec import MODEL_RUN_PARAM, split_model_run
 from k12ai_server.api import replies
 from k12ai_server.api.convert import EventMessages, job_message
+from k12ai_server.api.model_choice import check_model_choice
 from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import (
     SeedRequest,
@@ -31,6 +32,7 @@ from k12ai_server.events.watch import WatchBatch, WatchRequest, follow
 from k12ai_server.jobs.model import Job, JobIdentity
 from k12ai_server.jobs.service import JobNotFoundError, JobService
 from k12ai_server.jobs.store import JobAlreadyLiveError
+from k12ai_server.runs.retention import RunRetention
 from k12ai_server.security import audit
 from k12ai_server.security.auth import Authenticator
 from k12ai_server.security.tokens import Principal
@@ -52,8 +54,10 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         auth: Authenticator,
         data_roots: Sequence[Path],
         heartbeat_s: float,
+        retention: RunRetention,
     ) -> None:
         self._jobs = jobs
+        self._retention = retention
         self._auth = auth
         self._events = events
         self._data_roots = data_roots
@@ -114,18 +118,23 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             raise ApiError(replies.MISSING_FIELD, "missing mandatory field 'service_params'")
         framework = frameworks.load(ident.service_name)
         kind = ident.kind.value
+        # The framework sees its own params; service_params.job_id picks the model (evaluate/predict).
+        framework_params, _ = split_model_run(ident.kind, params)
         try:
-            framework.validate(kind, params)
+            framework.validate(kind, framework_params)
         except ConfigError as exc:
             raise ApiError(replies.INVALID_PARAMS, f"service_params.{exc}") from None
-        for key, path in framework.input_paths(kind, params):
+        for key, path in framework.input_paths(kind, framework_params):
             check_under_roots(key, path, self._data_roots)
         cache_dir = self._jobs.cache_dir(ident)
-        check_output_file(params, cache_dir)
-        if ident.kind is not JobKind.TRAIN and not (cache_dir / MODEL_ARCHIVE).is_file():
-            raise ApiError(replies.TASK_START_FAILED, f"{MODEL_ARCHIVE} is not found in {cache_dir}")
+        check_output_file(framework_params, cache_dir)
+        if ident.kind is JobKind.TRAIN:
+            await self._retention.make_room(ident, cache_dir)
+        else:
+            await check_model_choice(cache_dir, ident.service_name, params.get(MODEL_RUN_PARAM, ""))
+        gpus_wanted = framework.gpus_wanted(kind, framework_params)
         try:
-            job = await self._jobs.start(ident, params, gpus_wanted=framework.gpus_wanted(kind, params))
+            job = await self._jobs.start(ident, params, gpus_wanted=gpus_wanted)
         except JobAlreadyLiveError as exc:
             raise ApiError(
                 replies.JOB_ALREADY_RUNNING,

@@ -12,7 +12,7 @@ from typing import Any
 
 from k12ai_contract.events import EventType, InvalidEventLineError, WorkerEvent, now_ms
 from k12ai_contract.jobs import JobState
-from k12ai_contract.spec import JobSpec
+from k12ai_contract.spec import JobSpec, split_model_run
 from k12ai_server.events.log import EventLog
 from k12ai_server.events.record import EventRecord
 from k12ai_server.jobs.events_file import EventsFileReader
@@ -165,16 +165,18 @@ class JobService:
             self._spawn(self._supervise(job, None))
 
     def _write_spec(self, job: Job) -> None:
+        params, model_run = split_model_run(job.identity.kind, job.params)
         JobSpec(
             job_id=job.job_id,
             service_name=job.identity.service_name,
             kind=job.identity.kind,
             user=job.identity.user,
             service_uuid=job.identity.service_uuid,
-            params=job.params,
+            params=params,
             cache_dir=job.cache_dir,
             events_path=job.events_path,
             devices=list(job.devices),
+            model_run=model_run,
         ).dump(job.spec_path)
 
     async def _supervise(self, job: Job, handle: RunHandle | None) -> None:

@@ -77,7 +77,7 @@ def run(spec: JobSpec, events: EventWriter, config: TrainConfig) -> None:
         metrics=final,
         validation_rows=tuple(int(r) for r in validation_rows),
     )
-    path = archive.save(trained, spec.cache_dir)
+    path = archive.save(trained, spec)
     info(events, f"model saved to {path}", path=str(path))
 
 
