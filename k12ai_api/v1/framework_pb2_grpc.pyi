@@ -5,6 +5,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from google.api import httpbody_pb2 as _httpbody_pb2
 from grpc import aio as _aio
 from k12ai_api.v1 import framework_pb2 as _framework_pb2
 import abc as _abc_1
@@ -48,6 +49,14 @@ class FrameworkStub:
     """
     GetJob: _grpc.UnaryUnaryMultiCallable[_framework_pb2.GetJobRequest, _framework_pb2.GetJobResponse]
     ListJobs: _grpc.UnaryUnaryMultiCallable[_framework_pb2.ListJobsRequest, _framework_pb2.ListJobsResponse]
+    DownloadArtefact: _grpc.UnaryStreamMultiCallable[_framework_pb2.DownloadArtefactRequest, _httpbody_pb2.HttpBody]
+    """The file a job left, in chunks: a train job's model.tar.gz (that run's own),
+    an evaluate or predict job's output_file. The first message carries the
+    Content-Type, the initial metadata a `content-disposition` with the file
+    name, so REST clients get a plain file download. NOT_FOUND for another
+    user's job, or a job that left no such file.
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
 
 @_typing.type_check_only
 class FrameworkAsyncStub(FrameworkStub):
@@ -68,6 +77,14 @@ class FrameworkAsyncStub(FrameworkStub):
     """
     GetJob: _aio.UnaryUnaryMultiCallable[_framework_pb2.GetJobRequest, _framework_pb2.GetJobResponse]  # type: ignore[assignment]
     ListJobs: _aio.UnaryUnaryMultiCallable[_framework_pb2.ListJobsRequest, _framework_pb2.ListJobsResponse]  # type: ignore[assignment]
+    DownloadArtefact: _aio.UnaryStreamMultiCallable[_framework_pb2.DownloadArtefactRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
+    """The file a job left, in chunks: a train job's model.tar.gz (that run's own),
+    an evaluate or predict job's output_file. The first message carries the
+    Content-Type, the initial metadata a `content-disposition` with the file
+    name, so REST clients get a plain file download. NOT_FOUND for another
+    user's job, or a job that left no such file.
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
 
 class FrameworkServicer(metaclass=_abc_1.ABCMeta):
     """Framework starts and stops training, evaluation and prediction jobs and
@@ -121,5 +138,19 @@ class FrameworkServicer(metaclass=_abc_1.ABCMeta):
         request: _framework_pb2.ListJobsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_framework_pb2.ListJobsResponse, _abc.Awaitable[_framework_pb2.ListJobsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DownloadArtefact(
+        self,
+        request: _framework_pb2.DownloadArtefactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_httpbody_pb2.HttpBody], _abc.AsyncIterator[_httpbody_pb2.HttpBody]]:
+        """The file a job left, in chunks: a train job's model.tar.gz (that run's own),
+        an evaluate or predict job's output_file. The first message carries the
+        Content-Type, the initial metadata a `content-disposition` with the file
+        name, so REST clients get a plain file download. NOT_FOUND for another
+        user's job, or a job that left no such file.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
 
 def add_FrameworkServicer_to_server(servicer: FrameworkServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+from google.api import httpbody_pb2  # type: ignore[import-untyped]
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
 from k12ai_contract.errors import ConfigError
@@ -32,6 +34,7 @@ from k12ai_server.events.watch import WatchBatch, WatchRequest, follow
 from k12ai_server.jobs.model import Job, JobIdentity
 from k12ai_server.jobs.service import JobNotFoundError, JobService
 from k12ai_server.jobs.store import JobAlreadyLiveError
+from k12ai_server.runs.artefacts import ArtefactNotFoundError, job_artefact, read_chunks
 from k12ai_server.runs.retention import RunRetention
 from k12ai_server.security import audit
 from k12ai_server.security.auth import Authenticator
@@ -205,6 +208,24 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
     ) -> framework_pb2.GetJobResponse:
         job = await self._owned_job(request.job_id, await self._auth.principal(context), context)
         return framework_pb2.GetJobResponse(job=job_message(job, self._events.store.last_seq(job.job_id)))
+
+    async def DownloadArtefact(  # noqa: N802
+        self, request: framework_pb2.DownloadArtefactRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        job = await self._owned_job(request.job_id, await self._auth.principal(context), context)
+        try:
+            artefact = await asyncio.to_thread(job_artefact, job)
+        except ArtefactNotFoundError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+            raise
+        await context.send_initial_metadata((("content-disposition", artefact.content_disposition),))
+        # The content type goes in the first message, where HTTP transcoders read it.
+        content_type = artefact.content_type
+        async for chunk in read_chunks(artefact.path):
+            yield httpbody_pb2.HttpBody(content_type=content_type, data=chunk)
+            content_type = ""
+        if content_type:  # an empty file: one message all the same, for its type
+            yield httpbody_pb2.HttpBody(content_type=content_type)
 
     async def ListJobs(  # noqa: N802
         self, request: framework_pb2.ListJobsRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -22,6 +22,7 @@ from google.protobuf import descriptor_pool, message
 from k12ai_server.gateway import headers as http_headers
 from k12ai_server.gateway.context import AbortedCall, GatewayContext
 from k12ai_server.gateway.cors import CorsPolicy
+from k12ai_server.gateway.http_body import download_reply, returns_http_body
 from k12ai_server.gateway.openapi import openapi_document
 from k12ai_server.gateway.resume import K12AI_RESUMABLE, SseResume, event_id
 from k12ai_server.gateway.routes import MethodNotAllowedError, Route, RouteNotFoundError, load_routes
@@ -129,6 +130,8 @@ class RestGateway:
             call = await self._prepare(request, route, path_values)
         except GatewayError as error:
             return error_response(error)
+        if returns_http_body(route):
+            return await self._download(request, route, *call)
         if route.server_streaming:
             return await self._stream(request, route, *call)
         return await self._unary(route, *call)
@@ -181,6 +184,20 @@ class RestGateway:
                 # Read once the first message is in: the servicer may have sent metadata by then.
                 lambda: http_headers.response_headers(context.initial_metadata, ()),
                 lambda reply: event_id(self._resumable.get(route.method.full_name), reply),
+            )
+        finally:
+            context.cancel()
+
+    async def _download(
+        self, request: web.BaseRequest, route: Route, proto: message.Message, context: GatewayContext
+    ) -> web.StreamResponse:
+        replies = self._handlers[route.method.full_name](proto, context)
+        try:
+            return await download_reply(
+                request,
+                replies,
+                lambda error: error_response(error, context),
+                lambda: context.initial_metadata,
             )
         finally:
             context.cancel()

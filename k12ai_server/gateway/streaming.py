@@ -62,7 +62,7 @@ async def stream_reply(
 ) -> web.StreamResponse:
     frames = _Frames(wants_event_stream(request.headers.get("Accept", "")))
     try:
-        first = await _next(replies)
+        first = await next_reply(replies)
     except GatewayError as error:
         await replies.aclose()
         return error_response(error)
@@ -76,7 +76,7 @@ async def stream_reply(
         reply = first
         while reply is not None:
             await response.write(frames.result(render(reply), event_id(reply)))
-            reply = await _next(replies)
+            reply = await next_reply(replies)
     except GatewayError as error:
         await response.write(frames.error(error))
     finally:
@@ -85,7 +85,7 @@ async def stream_reply(
     return response
 
 
-async def _next(replies: AsyncGenerator[message.Message, None]) -> message.Message | None:
+async def next_reply(replies: AsyncGenerator[message.Message, None]) -> message.Message | None:
     """The next reply, None at the end; every failure as a GatewayError."""
     try:
         return await anext(replies)
