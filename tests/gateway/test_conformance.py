@@ -19,6 +19,9 @@ and after the differences Envoy has by design, each named below and applied expl
 - ``ENVOY_STREAM_UNWRAPPED``: Envoy writes each stream message as it is; grpc-gateway, and
   so the gateway, wraps it as ``{"result": <message>}``.
 
+Downloads (``DownloadArtefact``, a stream of ``google.api.HttpBody``) are the file itself from
+both, with the same ``Content-Type`` and ``Content-Disposition`` (``test_downloads.py``).
+
 Everything else must match as it is: field names, unpopulated fields, int64 as strings,
 the ``async`` JSON name, unknown fields ignored, status bodies of gRPC errors (``details``
 included), HTTP statuses from gRPC codes.
@@ -189,6 +192,9 @@ CASES = [
     ),
     Case("get job", "GET", "/k12ai/framework/jobs/{job_id}"),
     Case("get missing job", "GET", "/k12ai/framework/jobs/0123"),
+    # The file itself (google.api.HttpBody); headers and other users in test_downloads.py.
+    Case("download a job's model", "GET", "/k12ai/framework/jobs/{job_id}/artefact"),
+    Case("download, missing job", "GET", "/k12ai/framework/jobs/0123/artefact"),
     Case("get job, encoded traversal", "GET", "/k12ai/framework/jobs/%2e%2e%2f%2e%2e%2fetc%2fpasswd"),
     Case(
         "list jobs by query",
