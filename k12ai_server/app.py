@@ -20,6 +20,7 @@ from k12ai_server.gateway import GatewayTls, RestGateway
 from k12ai_server.jobs.gpus import GpuAllocator
 from k12ai_server.jobs.service import JobPaths, JobService
 from k12ai_server.jobs.store import JobStore
+from k12ai_server.metrics.registry import ServerMetrics
 from k12ai_server.mirror.link import ConsulLink
 from k12ai_server.platform.gpus import NvmlGpus
 from k12ai_server.platform.host import HostSampler
@@ -77,11 +78,14 @@ class Server:
         events = EventLog(EventStore(conn), EventBus(queue_size=config.subscriber_queue_size))
         gpus = NvmlGpus()
         runner = runner or _make_runner(config)
+        allocator = GpuAllocator(list(range(config.fake_gpus)) if config.fake_gpus else gpus.inventory())
+        job_store = JobStore(conn)
+        metrics = ServerMetrics(jobs=job_store, gpus=allocator, events=events)
         jobs = JobService(
-            jobs=JobStore(conn),
+            jobs=job_store,
             events=events,
             runner=runner,
-            gpus=GpuAllocator(list(range(config.fake_gpus)) if config.fake_gpus else gpus.inventory()),
+            gpus=allocator,
             paths=JobPaths(data_root=config.data_root, state_dir=config.state_dir),
             stop_grace_s=config.stop_grace_s,
             max_running=config.max_running_jobs,
@@ -93,10 +97,11 @@ class Server:
         sampler.start()
 
         grpc_server = grpc.aio.server(
+            interceptors=[metrics.interceptor],
             options=[
                 ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
                 ("grpc.max_send_message_length", MAX_SEND_BYTES),
-            ]
+            ],
         )
         framework = FrameworkServicer(
             jobs=jobs,
@@ -116,6 +121,7 @@ class Server:
             dict(zip(SERVICE_NAMES, (framework, platform), strict=True)),
             max_body_bytes=MAX_RECEIVE_BYTES,
             cors_origins=config.cors_origins,
+            metrics=metrics,
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
@@ -145,6 +151,7 @@ class Server:
                 tls=config.tls_cert is not None,
                 health_servicer=health_servicer,
             )
+            metrics.attach_mirror(consul.mirror.health)
         await jobs.recover()
         for name in (*SERVICE_NAMES, ""):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -20,6 +20,7 @@ from aiohttp import web
 from google.protobuf import descriptor_pool, message
 
 from k12ai_server.gateway import headers as http_headers
+from k12ai_server.gateway.call_metrics import METRICS_PATH, GatewayMetrics, instrument
 from k12ai_server.gateway.context import AbortedCall, GatewayContext
 from k12ai_server.gateway.cors import CorsPolicy
 from k12ai_server.gateway.http_body import download_reply, returns_http_body
@@ -64,6 +65,7 @@ class RestGateway:
         pool: descriptor_pool.DescriptorPool | None = None,
         cors_origins: Sequence[str] = (),
         resumable: Mapping[str, SseResume] = K12AI_RESUMABLE,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         """``servicers``: each served service's servicer object, by full name (``k12ai.v1.Framework``).
 
@@ -75,6 +77,9 @@ class RestGateway:
             route.method.full_name: getattr(servicers[route.service], route.method.name)
             for route in self.routes.routes
         }
+        if metrics is not None:
+            self._handlers = instrument(self._handlers, metrics.observe_rest)
+        self._metrics = metrics
         self._openapi = dumps(openapi_document(self.routes))
         self._max_body_bytes = max_body_bytes
         self._cors = CorsPolicy(cors_origins)
@@ -116,6 +121,9 @@ class RestGateway:
         raw_path = request.raw_path.partition("?")[0]
         if raw_path == OPENAPI_PATH and request.method == "GET":
             return web.Response(body=self._openapi, content_type=JSON)
+        if raw_path == METRICS_PATH and request.method == "GET" and self._metrics is not None:
+            body, content_type = self._metrics.exposition(request.headers.get("Accept", ""))
+            return web.Response(body=body, headers={"Content-Type": content_type})
         preflight = self._cors.preflight(request, self.routes.methods(raw_path)) if self._cors else None
         if preflight is not None:
             return preflight
