@@ -17,6 +17,7 @@ from k12ai_contract.jobs import JobKind, JobState
 from k12ai_contract.spec import MODEL_RUN_PARAM, split_model_run
 from k12ai_server.api import replies
 from k12ai_server.api.convert import EventMessages, job_message
+from k12ai_server.api.data_paths import rooted_inputs
 from k12ai_server.api.model_choice import check_model_choice
 from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import (
@@ -127,6 +128,9 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             framework.validate(kind, framework_params)
         except ConfigError as exc:
             raise ApiError(replies.INVALID_PARAMS, f"service_params.{exc}") from None
+        # A relative data path is read under the data root, where a client finds its data.
+        params = rooted_inputs(params, framework.input_paths(kind, framework_params), self._data_roots[0])
+        framework_params, _ = split_model_run(ident.kind, params)
         for key, path in framework.input_paths(kind, framework_params):
             check_under_roots(key, path, self._data_roots)
         cache_dir = self._jobs.cache_dir(ident)
