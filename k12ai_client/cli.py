@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from k12ai_api.v1 import common_pb2, framework_pb2
-from k12ai_client import cli_runs
+from k12ai_client import cli_runs, examples_data
 from k12ai_client._calls import ClientConfig, reply_message, to_envelope
 from k12ai_client._errors import K12AIError, ReplyError
 from k12ai_client._sync import K12AIClient
@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     cstop.add_argument("--uuid", dest="service_uuid", default="cli")
     cstop.set_defaults(handler=_container_stop)
     cli_runs.add_commands(sub)
+    examples_data.add_commands(sub)
     return p
 
 

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from k12ai_client.examples_data import K12NLP_SAMPLE
 from tests.conftest import example
 from tests.gateway.conftest import RestServer, Transcoder
 from tests.gateway.rest import call, wait_for_state
@@ -164,7 +165,7 @@ def test_first_seed_platform_requests_are_refused_in_the_envelope(transcoder: Tr
     assert post(transcoder, "platform/control", control)["code"] == MISSING_FIELD
 
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k12nlp"
+FIXTURES = K12NLP_SAMPLE
 
 
 def nlp_data(rest_server: RestServer) -> Path:

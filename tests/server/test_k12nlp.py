@@ -16,12 +16,13 @@ import pytest
 
 from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, ReplyError, to_envelope
+from k12ai_client.examples_data import K12NLP_SAMPLE
 from k12ai_server.app import Server
 from tests.conftest import example
 from tests.server.test_jobs import run_to_end, states
 
 Code = common_pb2.ReplyCode
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k12nlp"
+FIXTURES = K12NLP_SAMPLE
 
 
 def seed_train_request(data: Path) -> dict[str, Any]:

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 import k12ai_worker.k12cv as k12cv
+from k12ai_client import examples_data
 from k12ai_contract.errors import ConfigError
 from tests.worker import job_process
 from tests.worker.job_process import Job
@@ -41,22 +41,7 @@ class Digits:
 
 def write_digits(root: Path, *, test_fraction: float = 0.2) -> Digits:
     """scikit-learn's digits as 8x8 grayscale PNGs in ``root/{train,validation}/<digit>/<index>.png``."""
-    digits = load_digits()
-    indices = np.arange(len(digits.target))
-    train, validation = train_test_split(
-        indices, test_size=test_fraction, random_state=0, stratify=digits.target
-    )
-    held_out: list[tuple[Path, str]] = []
-    for split, chosen in (("train", train), ("validation", validation)):
-        for i in chosen:
-            label = str(digits.target[i])
-            folder = root / split / label
-            folder.mkdir(parents=True, exist_ok=True)
-            file = folder / f"{i}.png"
-            # Digits are 0..16; PNG pixels 0..255.
-            Image.fromarray(np.rint(digits.images[i] * (255 / 16)).astype(np.uint8)).save(file)
-            if split == "validation":
-                held_out.append((file, label))
+    held_out = examples_data.write_digits(root, test_fraction=test_fraction)
     return Digits(root / "train", root / "validation", held_out)
 
 

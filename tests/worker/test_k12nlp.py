@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import k12ai_worker.k12nlp as k12nlp
+from k12ai_client.examples_data import K12NLP_SAMPLE
 from k12ai_contract.errors import ConfigError
 from k12ai_contract.jobs import JobKind
 from k12ai_contract.spec import JobSpec
@@ -26,7 +27,7 @@ from tests.worker import job_process
 from tests.worker.job_process import Job
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures" / "k12nlp"
+FIXTURES = K12NLP_SAMPLE
 EXAMPLES = ROOT / "examples" / "k12nlp"
 METRICS = {"accuracy", "accuracy3", "loss"}
 
