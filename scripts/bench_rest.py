@@ -15,65 +15,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
-from benchkit import child, pct, row
+from benchkit import envoy, finished_job, k12ai, pct, row
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
-from k12ai_server.gateway.envoy_config import envoy_config
-
-ROOT = Path(__file__).resolve().parent.parent
-TRAIN_IRIS = json.loads((ROOT / "examples" / "k12ml" / "train_iris.json").read_text())
-
-
-@contextmanager
-def k12ai(state: Path) -> Iterator[tuple[int, int]]:
-    cmd = [
-        sys.executable, "-m", "k12ai_server", "--grpc-port", "0", "--http-port", "0",
-        "--data-root", str(state / "data"), "--state-dir", str(state / "state"), "--log-level", "WARNING",
-    ]  # fmt: skip
-    with child(cmd, "listening") as (line, _):
-        grpc_port = int(line.split("grpc=")[1].split()[0].rsplit(":", 1)[1])
-        http_port = int(line.split("http=")[1].split()[0].rsplit(":", 1)[1])
-        yield grpc_port, http_port
-
-
-@contextmanager
-def envoy(folder: Path, grpc_port: int) -> Iterator[int]:
-    binary = shutil.which("envoy") or str(Path(sys.executable).parent / "envoy")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    config = folder / "envoy.json"
-    config.write_text(json.dumps(envoy_config(listen_port=port, grpc_port=grpc_port)))
-    proc = subprocess.Popen(
-        [binary, "--disable-hot-restart", "--log-level", "error", "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("envoy did not start") from None
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def rest_caller(port: int, path: str) -> Callable[[], None]:
@@ -98,19 +48,6 @@ def grpc_caller(port: int, job_id: str) -> Callable[[], None]:
         stub.GetJob(request, timeout=10)
 
     return call
-
-
-def finished_job(http_port: int) -> str:
-    connection = http.client.HTTPConnection("127.0.0.1", http_port)
-    connection.request("POST", "/k12ai/framework/train", body=json.dumps(TRAIN_IRIS))
-    job_id: str = json.loads(connection.getresponse().read())["job_id"]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        connection.request("GET", f"/k12ai/framework/jobs/{job_id}")
-        if json.loads(connection.getresponse().read())["job"]["state"] in ("finished", "failed"):
-            return job_id
-        time.sleep(0.2)
-    raise RuntimeError("the training job did not end")
 
 
 def measure(callers: dict[str, Callable[[], None]], calls: int, rounds: int) -> dict[str, list[float]]:
