@@ -130,6 +130,7 @@ def _follow(client: K12AIClient, job_id: str) -> int:
             assert isinstance(item, common_pb2.Event)
             _show(progress, bar, item)
     job = client.get_job(job_id)
+    console.print(cli_runs.result_line(job))
     if job.reason:
         console.print(f"reason: {job.reason}")
     return 0 if state == "finished" else 1

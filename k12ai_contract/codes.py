@@ -12,6 +12,8 @@ import enum
 class WorkerCode(enum.IntEnum):
     INVALID_PARAMS = 100103
     TASK_START_FAILED = 100202
+    # A job that crashed (an exception it did not expect); its log holds the traceback.
+    INTERNAL_ERROR = 100500
 
     @property
     def descr(self) -> str:
@@ -22,4 +24,5 @@ class WorkerCode(enum.IntEnum):
 _DESCR = {
     WorkerCode.INVALID_PARAMS: "invalid service params",
     WorkerCode.TASK_START_FAILED: "task service start fails",
+    WorkerCode.INTERNAL_ERROR: "internal error",
 }

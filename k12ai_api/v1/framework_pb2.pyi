@@ -368,6 +368,7 @@ class Job(_message.Message):
     STARTED_AT_FIELD_NUMBER: _builtins.int
     ENDED_AT_FIELD_NUMBER: _builtins.int
     LAST_SEQ_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     user: _builtins.str
     service_name: _builtins.str
@@ -387,6 +388,14 @@ class Job(_message.Message):
     ended_at: _builtins.int
     last_seq: _builtins.int
     """The seq of the job's latest event."""
+    @_builtins.property
+    def result(self) -> _struct_pb2.Struct:
+        """What a finished job gave: the payload of its `result` event (train: best
+        epoch and its validation metrics, test metrics where configured, the
+        run's archive; evaluate: the metrics; predict: how many predictions and
+        where written). Unset until the job reported one.
+        """
+
     def __init__(
         self,
         *,
@@ -403,10 +412,11 @@ class Job(_message.Message):
         started_at: _builtins.int = ...,
         ended_at: _builtins.int = ...,
         last_seq: _builtins.int = ...,
+        result: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "exit_code", b"exit_code"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "exit_code", b"exit_code", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "cache_dir", b"cache_dir", "created_at", b"created_at", "ended_at", b"ended_at", "exit_code", b"exit_code", "job_id", b"job_id", "kind", b"kind", "last_seq", b"last_seq", "reason", b"reason", "service_name", b"service_name", "service_uuid", b"service_uuid", "started_at", b"started_at", "state", b"state", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "cache_dir", b"cache_dir", "created_at", b"created_at", "ended_at", b"ended_at", "exit_code", b"exit_code", "job_id", b"job_id", "kind", b"kind", "last_seq", b"last_seq", "reason", b"reason", "result", b"result", "service_name", b"service_name", "service_uuid", b"service_uuid", "started_at", b"started_at", "state", b"state", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__exit_code: _TypeAlias = _typing.Literal["exit_code"]  # noqa: Y015
     _WhichOneofArgType__exit_code: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code"]  # noqa: Y015

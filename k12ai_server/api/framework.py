@@ -211,7 +211,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         self, request: framework_pb2.GetJobRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> framework_pb2.GetJobResponse:
         job = await self._owned_job(request.job_id, await self._auth.principal(context), context)
-        return framework_pb2.GetJobResponse(job=job_message(job, self._events.store.last_seq(job.job_id)))
+        return framework_pb2.GetJobResponse(job=self._job_message(job))
 
     async def DownloadArtefact(  # noqa: N802
         self, request: framework_pb2.DownloadArtefactRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -251,5 +251,9 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             states=states,
             limit=request.limit or 100,
         )
+        return framework_pb2.ListJobsResponse(jobs=[self._job_message(j) for j in jobs])
+
+    def _job_message(self, job: Job) -> framework_pb2.Job:
         store = self._events.store
-        return framework_pb2.ListJobsResponse(jobs=[job_message(j, store.last_seq(j.job_id)) for j in jobs])
+        result = store.result_of(job.job_id) if job.state is JobState.FINISHED else None
+        return job_message(job, store.last_seq(job.job_id), result)
