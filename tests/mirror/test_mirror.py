@@ -21,16 +21,20 @@ from tests.mirror.consul_double import ConsulDouble
 ENVELOPE_KEYS = {"version", "type", "tag", "op", "user", "service_uuid", "timestamp", "datetime"}
 # What the seeds' readers find after a k12ml train, evaluate and predict of project 123456 and
 # an async stats query of project "uuid": framework/{user}/{uuid}/{op}/{type}, platform/.../query/result.
+# Every finished job ends with a `result` event (its final metrics, or its predictions' count).
 SEED_KEYS = {
     "framework/test/123456/train.start/status",
     "framework/test/123456/train.start/info",
     "framework/test/123456/train.start/metrics",
+    "framework/test/123456/train.start/result",
     "framework/test/123456/evaluate.start/status",
     "framework/test/123456/evaluate.start/info",
     "framework/test/123456/evaluate.start/metrics",
+    "framework/test/123456/evaluate.start/result",
     "framework/test/123456/predict.start/status",
     "framework/test/123456/predict.start/info",
     "framework/test/123456/predict.start/predict",
+    "framework/test/123456/predict.start/result",
     "platform/test/uuid/query/result",
 }
 STATS_QUERY = {"cpus": True, "gpus": True, "disks": False, "containers": True}
@@ -142,7 +146,7 @@ async def test_consul_down_during_training_leaves_the_job_alone_and_the_mirror_c
     await assert_eventually(lag_visible, timeout_s=10)
     health = mirror.health()
     assert health.last_error and health.failed_writes > 0 and health.lag_s > 0
-    assert health.buffered_keys == 3  # coalesced: status, info, metrics of train.start
+    assert health.buffered_keys == 4  # coalesced: status, info, metrics, result of train.start
     assert consul.kv == {}
     assert await mirror_health_status(consul_server) == "NOT_SERVING"
     assert await mirror_health_status(consul_server, service="") == "SERVING"  # what Consul checks

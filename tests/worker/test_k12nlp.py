@@ -249,19 +249,20 @@ def test_validate_predict_and_evaluate_params() -> None:
 
 def test_input_paths_and_gpus() -> None:
     params = example("train")
+    # The example's paths, relative to the data root (the server reads them under it).
     assert dict(k12nlp.input_paths("train", params)) == {
-        "train_data_path": "/data/datasets/nlp/sst/train.txt",
-        "validation_data_path": "/data/datasets/nlp/sst/dev.txt",
-        "test_data_path": "/data/datasets/nlp/sst/test.txt",
+        "train_data_path": "datasets/nlp/sst/train.txt",
+        "validation_data_path": "datasets/nlp/sst/dev.txt",
+        "test_data_path": "datasets/nlp/sst/test.txt",
         "model.text_field_embedder.token_embedders.tokens.pretrained_file": (
-            "/data/datasets/nlp/glove/glove.6B.50d.txt.gz"
+            "datasets/nlp/glove/glove.6B.50d.txt.gz"
         ),
     }
     # Overridden paths are the ones read, so the ones checked.
     moved = k12nlp.input_paths("train", {**params, "overrides": {"train_data_path": "/elsewhere.txt"}})
     assert ("train_data_path", "/elsewhere.txt") in moved
     assert k12nlp.input_paths("evaluate", example("evaluate")) == [
-        ("input_file", "/data/datasets/nlp/sst/test.txt")
+        ("input_file", "datasets/nlp/sst/test.txt")
     ]
     assert k12nlp.input_paths("predict", example("predict")) == []
     assert k12nlp.gpus_wanted("train", params) == 1
