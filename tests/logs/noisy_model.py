@@ -29,10 +29,12 @@ class NoisyModel:
     pause_s: float = 0.0
     # Raised (a RuntimeError) after printing, when set.
     crash: str = ""
+    # Each stdout line ends with when it was written (time.time_ns()), for scripts/bench_logs.py.
+    stamped: bool = False
 
     def predict_proba(self, features: Any) -> Any:
         for number in range(self.stdout_lines):
-            print(f"stdout line {number}")
+            print(f"stdout line {number}" + (f" {time.time_ns()}" if self.stamped else ""))
             if self.pause_s:
                 time.sleep(self.pause_s)
         for number in range(self.stderr_lines):
