@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,10 @@ class JobSpec:
     cache_dir: Path
     # JSON lines the server ingests; see k12ai_contract.events.
     events_path: Path
-    # GPU ids the runner gave this job; empty means CPU only.
-    devices: list[int] = field(default_factory=list)
+    # Threads for PyTorch, BLAS and OpenMP: the job's share of the host's cores, so that
+    # concurrent jobs do not oversubscribe them. The GPUs are the runner's to hand over
+    # (k12ai_contract.worker.GPU_ENV): they are known only when the job starts.
+    cpu_threads: int = 1
     # evaluate/predict: the training whose model to use; "" is the project's latest.
     model_run: str = ""
 
@@ -61,7 +63,7 @@ class JobSpec:
             params=raw["params"],
             cache_dir=Path(raw["cache_dir"]),
             events_path=Path(raw["events_path"]),
-            devices=list(raw.get("devices", [])),
+            cpu_threads=int(raw.get("cpu_threads", 1)),
             model_run=raw.get("model_run", ""),
         )
 
@@ -75,10 +77,13 @@ class JobSpec:
             "params": self.params,
             "cache_dir": str(self.cache_dir),
             "events_path": str(self.events_path),
-            "devices": self.devices,
+            "cpu_threads": self.cpu_threads,
             "model_run": self.model_run,
         }
-        path.write_text(json.dumps(raw), encoding="utf-8")
+        # Written once, at admission; a crash mid-write must not leave half a spec.
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(raw), encoding="utf-8")
+        partial.replace(path)
 
 
 def split_model_run(kind: JobKind, params: dict[str, Any]) -> tuple[dict[str, Any], str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
+import os
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -15,9 +15,9 @@ from k12ai_server.api.platform import PlatformServicer
 from k12ai_server.config import ServerConfig
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.log import EventLog
-from k12ai_server.events.store import EventStore
 from k12ai_server.gateway import GatewayTls, RestGateway
 from k12ai_server.jobs.gpus import GpuAllocator
+from k12ai_server.jobs.limits import JobLimits, cpu_share, default_per_user
 from k12ai_server.jobs.service import JobPaths, JobService
 from k12ai_server.jobs.store import JobStore
 from k12ai_server.metrics.registry import ServerMetrics
@@ -30,7 +30,8 @@ from k12ai_server.runs.retention import RetentionPolicy, RunRetention
 from k12ai_server.security.auth import Authenticator
 from k12ai_server.security.policy import load_tokens
 from k12ai_server.security.tls import bind
-from k12ai_server.state.db import open_database
+from k12ai_server.state.db import Database
+from k12ai_server.state.watch import DatabaseWatch
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ class Server:
         events: EventLog,
         sampler: HostSampler,
         runner: Runner,
-        conn: sqlite3.Connection,
+        db: Database,
+        watch: DatabaseWatch,
         gateway: RestGateway,
         consul: ConsulLink | None = None,
     ) -> None:
@@ -69,26 +71,27 @@ class Server:
         self._grpc = grpc_server
         self._sampler = sampler
         self._runner = runner
-        self._conn = conn
+        self._db = db
+        self._watch = watch
 
     @classmethod
     async def start(cls, config: ServerConfig, *, runner: Runner | None = None) -> Server:
         auth = Authenticator(load_tokens(config))
-        conn = open_database(config.state_dir)
-        events = EventLog(EventStore(conn), EventBus(queue_size=config.subscriber_queue_size))
+        # DatabaseCorruptError here: the server does not start on a damaged database.
+        db = Database.open(config.state_dir)
+        events = EventLog(db, EventBus(queue_size=config.subscriber_queue_size))
         gpus = NvmlGpus()
         runner = runner or _make_runner(config)
         allocator = GpuAllocator(list(range(config.fake_gpus)) if config.fake_gpus else gpus.inventory())
-        job_store = JobStore(conn)
+        job_store = JobStore(db)
         metrics = ServerMetrics(jobs=job_store, gpus=allocator, events=events)
         jobs = JobService(
-            jobs=job_store,
+            db=db,
             events=events,
             runner=runner,
             gpus=allocator,
             paths=JobPaths(data_root=config.data_root, state_dir=config.state_dir),
-            stop_grace_s=config.stop_grace_s,
-            max_running=config.max_running_jobs,
+            limits=job_limits(config),
         )
         sampler = HostSampler(
             gpus=gpus, running=runner.running, disk_paths=[config.data_root, config.state_dir]
@@ -110,7 +113,7 @@ class Server:
             data_roots=config.data_roots,
             heartbeat_s=config.heartbeat_s,
             retention=RunRetention(
-                jobs.jobs, RetentionPolicy(keep_runs=config.keep_runs, keep_bytes=config.keep_runs_bytes)
+                job_store, RetentionPolicy(keep_runs=config.keep_runs, keep_bytes=config.keep_runs_bytes)
             ),
         )
         platform = PlatformServicer(sampler=sampler, jobs=jobs, events=events, auth=auth)
@@ -137,14 +140,14 @@ class Server:
             await grpc_server.stop(0)
             await sampler.close()
             await runner.close()
-            conn.close()
+            db.close()
             raise
         consul = None
         if config.consul.enabled:
             consul = await ConsulLink.start(
                 config.consul,
                 events=events,
-                conn=conn,
+                db=db,
                 host=config.host,
                 grpc_port=port,
                 http_port=gateway.port,
@@ -155,6 +158,13 @@ class Server:
         await jobs.recover()
         for name in (*SERVICE_NAMES, ""):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+        async def not_serving(_why: str) -> None:
+            for name in (*SERVICE_NAMES, ""):
+                await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+        watch = DatabaseWatch(db, on_lost=not_serving)
+        watch.start()
 
         log.info(
             "k12ai gRPC on %s:%d, REST on %d (runner %s, state %s)",
@@ -172,7 +182,8 @@ class Server:
             events=events,
             sampler=sampler,
             runner=runner,
-            conn=conn,
+            db=db,
+            watch=watch,
             gateway=gateway,
             consul=consul,
         )
@@ -183,13 +194,27 @@ class Server:
             await self.consul.deregister()
         await self.gateway.stop()
         await self._grpc.stop(grace_s)
+        await self._watch.close()
         await self.jobs.close()
         await self._sampler.close()
         await self._runner.close()
         if self.consul is not None:
             # After the jobs: their last events are mirrored before the link closes.
             await self.consul.close()
-        self._conn.close()
+        self._db.close()
+
+
+def job_limits(config: ServerConfig) -> JobLimits:
+    runner_cpus = config.docker.cpus if config.runner == "docker" else 0.0
+    return JobLimits(
+        max_running=config.max_running_jobs,
+        max_running_per_user=config.max_running_jobs_per_user or default_per_user(config.max_running_jobs),
+        time_limit_s=config.job_time_limit_s,
+        stop_grace_s=config.stop_grace_s,
+        cpu_threads=cpu_share(
+            host_cpus=os.cpu_count() or 1, max_running=config.max_running_jobs, runner_cpus=runner_cpus
+        ),
+    )
 
 
 def _gateway_tls(config: ServerConfig) -> GatewayTls | None:

@@ -15,6 +15,7 @@ from k12ai_server.app import Server
 from k12ai_server.config import ENV_PREFIX, DockerConfig, ServerConfig
 from k12ai_server.mirror.settings import add_consul_args, consul_config
 from k12ai_server.security import token_cli
+from k12ai_server.state.db import DatabaseCorruptError
 
 DEFAULTS = ServerConfig()
 
@@ -64,6 +65,19 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         default=int(_env("max_running_jobs", DEFAULTS.max_running_jobs)),
         help="jobs running at once; more wait queued (default: CPU count)",
     )
+    p.add_argument(
+        "--max-running-jobs-per-user",
+        type=int,
+        default=int(_env("max_running_jobs_per_user", DEFAULTS.max_running_jobs_per_user)),
+        help="jobs one user may run at once; the rest wait queued while other users' jobs go first "
+        "(default 0: all slots but one)",
+    )
+    p.add_argument(
+        "--job-time-limit-s",
+        type=float,
+        default=float(_env("job_time_limit_s", DEFAULTS.job_time_limit_s)),
+        help="a job running longer is stopped and fails, saying why (default 72 h; 0: no limit)",
+    )
     p.add_argument("--heartbeat-s", type=float, default=float(_env("heartbeat_s", DEFAULTS.heartbeat_s)))
     p.add_argument(
         "--keep-runs",
@@ -112,6 +126,8 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         fake_gpus=args.fake_gpus,
         stop_grace_s=args.stop_grace_s,
         max_running_jobs=args.max_running_jobs,
+        max_running_jobs_per_user=args.max_running_jobs_per_user,
+        job_time_limit_s=args.job_time_limit_s,
         heartbeat_s=args.heartbeat_s,
         keep_runs=args.keep_runs,
         keep_runs_bytes=args.keep_runs_mib * 2**20,
@@ -175,4 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(token_cli.main(argv[1:]))
     config = parse_args(argv)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(config))
+    try:
+        asyncio.run(_serve(config))
+    except DatabaseCorruptError as exc:
+        sys.exit(f"k12ai-server: {exc}")

@@ -78,6 +78,10 @@ class ServerConfig:
     stop_grace_s: float = 10.0
     # Jobs running at once; more wait queued (each job is a process or container).
     max_running_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # Jobs one user may run at once (more wait queued, others' jobs go first); 0 is all slots but one.
+    max_running_jobs_per_user: int = 0
+    # A job running longer than this is stopped and fails with the reason; 0 is no limit.
+    job_time_limit_s: float = 72 * 3600.0
     heartbeat_s: float = 5.0
     subscriber_queue_size: int = 1024
     # Run history per project (see k12ai_server.runs.retention): run folders kept, the new

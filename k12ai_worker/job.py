@@ -18,6 +18,8 @@ from k12ai_contract.jobs import JobKind, JobState
 from k12ai_contract.spec import JobSpec
 from k12ai_contract.worker import EXIT_BAD_INPUT
 from k12ai_worker import frameworks
+from k12ai_worker.cpu_share import limit_threads, threads_report
+from k12ai_worker.events import EventWriter
 from k12ai_worker.model_runs import check_model
 from k12ai_worker.results import ResultRecorder
 
@@ -27,6 +29,8 @@ EXIT_CRASHED = 1
 
 
 def run_job(spec: JobSpec) -> int:
+    # Before numpy, scikit-learn or torch is imported: their thread pools size themselves on load.
+    limit_threads(spec.cpu_threads)
     events = ResultRecorder(spec)
     try:
         framework = frameworks.load(spec.service_name)
@@ -45,8 +49,17 @@ def run_job(spec: JobSpec) -> int:
         events.emit(EventType.ERROR, {"code": code, "descr": code.descr, "message": crash_summary(exc)})
         return EXIT_CRASHED
     finally:
+        _report_threads(spec, events)
         events.close()
     return 0
+
+
+def _report_threads(spec: JobSpec, events: EventWriter) -> None:
+    try:
+        events.emit(EventType.INFO, threads_report(spec.cpu_threads))
+    except Exception:
+        # A report about the job must never change how the job ends.
+        traceback.print_exc()
 
 
 def crash_summary(exc: BaseException) -> str:

@@ -25,6 +25,7 @@ Data: scikit-learn's digits, resized to ``--image-size`` and repeated
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -47,6 +48,7 @@ if str(ROOT) not in sys.path:
 
 from k12ai_contract.jobs import JobKind  # noqa: E402
 from k12ai_contract.spec import JobSpec  # noqa: E402
+from k12ai_contract.worker import gpu_environment  # noqa: E402
 from k12ai_worker.k12cv.config import read_train_config  # noqa: E402
 from k12ai_worker.k12cv.train import run_train  # noqa: E402
 
@@ -161,8 +163,10 @@ def run_k12cv(params: dict[str, Any], images: int, work: Path, util: Utilisation
     spec = JobSpec(
         job_id="bench", service_name="k12cv", kind=JobKind.TRAIN, user="bench",
         service_uuid="bench", params=params, cache_dir=work / "cache", events_path=work / "events",
-        devices=[0] if params["trainer"]["cuda_device"] >= 0 else [],
+        cpu_threads=os.cpu_count() or 1,
     )  # fmt: skip
+    # As a runner hands a job its GPUs (k12ai_contract.worker).
+    os.environ.update(gpu_environment([0] if params["trainer"]["cuda_device"] >= 0 else []))
     run_train(spec, Sink())
     return Run(images * (len(clock.ends) - 1) / (clock.ends[-1] - clock.ends[0]), utilisation)
 

@@ -91,7 +91,7 @@ async def produce(server: Server, rate: int, seconds: float, keys: int) -> tuple
             payload={"i": i, "accuracy": i / total, "loss": 1 - i / total},
         )  # fmt: skip
         t0 = time.perf_counter()
-        server.events.append([event])
+        await server.events.append([event])
         appends.append((time.perf_counter() - t0) * 1000)
     done.set()
     await probe_task

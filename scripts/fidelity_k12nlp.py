@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -25,6 +26,7 @@ if str(ROOT) not in sys.path:
 
 from k12ai_contract.jobs import JobKind  # noqa: E402
 from k12ai_contract.spec import JobSpec  # noqa: E402
+from k12ai_contract.worker import gpu_environment  # noqa: E402
 from k12ai_worker.k12nlp.train import run_train  # noqa: E402
 
 GLOVE_FILES = {"full": "glove.6B.50d.txt.gz", "sst-vocab": "glove.6B.50d.sst-vocab.txt.gz"}
@@ -105,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             params=params,
             cache_dir=Path(tmp),
             events_path=Path(tmp) / "events.jsonl",
-            devices=[] if args.gpu is None else [args.gpu],
+            cpu_threads=os.cpu_count() or 1,
         )
+        # As a runner hands a job its GPUs (k12ai_contract.worker).
+        os.environ.update(gpu_environment([] if args.gpu is None else [args.gpu]))
         print(f"batch size {args.batch_size}, up to {args.epochs} epochs, GloVe {args.glove}", flush=True)
         run_train(spec, printer)
     if printer.epochs:

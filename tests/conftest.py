@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,14 +80,15 @@ class ServerProcess:
         self.proc.wait(timeout=20)
 
 
-def start_server_process(tmp_path: Path, *extra: str) -> ServerProcess:
+def start_server_process(tmp_path: Path, *extra: str, env: Mapping[str, str] | None = None) -> ServerProcess:
     cmd = [
         sys.executable, "-m", "k12ai_server", "--grpc-port", "0", "--http-port", "0",
         "--data-root", str(tmp_path / "data"), "--state-dir", str(tmp_path / "state"),
         "--heartbeat-s", "0.5", *extra,
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     match = re.search(r"grpc=[^ ]+:(\d+)", line)
@@ -101,8 +102,8 @@ def start_server_process(tmp_path: Path, *extra: str) -> ServerProcess:
 def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
 
-    def start(*extra: str) -> ServerProcess:
-        sp = start_server_process(tmp_path, *extra)
+    def start(*extra: str, env: Mapping[str, str] | None = None) -> ServerProcess:
+        sp = start_server_process(tmp_path, *extra, env=env)
         started.append(sp)
         return sp
 

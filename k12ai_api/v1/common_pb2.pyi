@@ -59,6 +59,11 @@ class _ReplyCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReplyCode.V
     """No valid credentials were presented."""
     REPLY_CODE_INTERNAL_ERROR: _ReplyCode.ValueType  # 100500
     """The server failed; the reason is in the server log, not the reply."""
+    REPLY_CODE_UNAVAILABLE: _ReplyCode.ValueType  # 100503
+    """The server takes no new jobs for now (its state database was deleted,
+    replaced or damaged while it ran); `message` says why. Running jobs go on
+    and are adopted again once the server is restarted.
+    """
 
 class ReplyCode(_ReplyCode, metaclass=_ReplyCodeEnumTypeWrapper):
     """ReplyCode is the table of `code` values in every reply envelope
@@ -101,6 +106,11 @@ REPLY_CODE_UNAUTHENTICATED: ReplyCode.ValueType  # 100301
 """No valid credentials were presented."""
 REPLY_CODE_INTERNAL_ERROR: ReplyCode.ValueType  # 100500
 """The server failed; the reason is in the server log, not the reply."""
+REPLY_CODE_UNAVAILABLE: ReplyCode.ValueType  # 100503
+"""The server takes no new jobs for now (its state database was deleted,
+replaced or damaged while it ran); `message` says why. Running jobs go on
+and are adopted again once the server is restarted.
+"""
 Global___ReplyCode: _TypeAlias = ReplyCode  # noqa: Y015
 
 @_typing.final

@@ -31,9 +31,9 @@ from k12ai_server.api.requests import (
 )
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.log import EventLog
-from k12ai_server.events.watch import WatchBatch, WatchRequest, follow
-from k12ai_server.jobs.model import Job, JobIdentity
-from k12ai_server.jobs.service import JobNotFoundError, JobService
+from k12ai_server.events.watch import WatchBatch, WatchRequest
+from k12ai_server.jobs.model import InputPath, Job, JobIdentity
+from k12ai_server.jobs.service import AdmissionFailedError, IntakeStoppedError, JobNotFoundError, JobService
 from k12ai_server.jobs.store import JobAlreadyLiveError
 from k12ai_server.runs.artefacts import ArtefactNotFoundError, job_artefact, read_chunks
 from k12ai_server.runs.retention import RunRetention
@@ -131,8 +131,10 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         # A relative data path is read under the data root, where a client finds its data.
         params = rooted_inputs(params, framework.input_paths(kind, framework_params), self._data_roots[0])
         framework_params, _ = split_model_run(ident.kind, params)
-        for key, path in framework.input_paths(kind, framework_params):
-            check_under_roots(key, path, self._data_roots)
+        inputs = [
+            InputPath(key, path, str(check_under_roots(key, path, self._data_roots)))
+            for key, path in framework.input_paths(kind, framework_params)
+        ]
         cache_dir = self._jobs.cache_dir(ident)
         check_output_file(framework_params, cache_dir)
         if ident.kind is JobKind.TRAIN:
@@ -141,7 +143,11 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             await check_model_choice(cache_dir, ident.service_name, params.get(MODEL_RUN_PARAM, ""))
         gpus_wanted = framework.gpus_wanted(kind, framework_params)
         try:
-            job = await self._jobs.start(ident, params, gpus_wanted=gpus_wanted)
+            job = await self._jobs.start(ident, params, inputs=inputs, gpus_wanted=gpus_wanted)
+        except IntakeStoppedError as exc:
+            raise ApiError(replies.UNAVAILABLE, str(exc)) from None
+        except AdmissionFailedError as exc:
+            raise ApiError(replies.TASK_START_FAILED, str(exc)) from None
         except JobAlreadyLiveError as exc:
             raise ApiError(
                 replies.JOB_ALREADY_RUNNING,
@@ -178,13 +184,13 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             after_seq=request.after_seq,
             heartbeat_s=self._heartbeat_s,
         )
-        async for item in follow(self._events.store, self._events.bus, watch, self._terminal_state):
+        async for item in self._events.follow(watch, self._terminal_state):
             yield self._watch_response(item)
 
     async def _owned_job(
         self, job_id: str, principal: Principal, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Job:
-        job = self._jobs.jobs.get(job_id)
+        job = self._jobs.get(job_id)
         if job is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"job {job_id!r} not found")
         assert job is not None
@@ -204,7 +210,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         return response
 
     def _terminal_state(self, job_id: str) -> str | None:
-        job = self._jobs.jobs.get(job_id)
+        job = self._jobs.get(job_id)
         return job.state.value if job and job.state.is_terminal() else None
 
     async def GetJob(  # noqa: N802
@@ -245,7 +251,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED, f"may not list jobs of user {request.user!r}"
             )
-        jobs = self._jobs.jobs.query(
+        jobs = self._jobs.query(
             user=request.user if principal.admin else principal.user,
             service_uuid=request.service_uuid,
             states=states,
@@ -254,6 +260,5 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         return framework_pb2.ListJobsResponse(jobs=[self._job_message(j) for j in jobs])
 
     def _job_message(self, job: Job) -> framework_pb2.Job:
-        store = self._events.store
-        result = store.result_of(job.job_id) if job.state is JobState.FINISHED else None
-        return job_message(job, store.last_seq(job.job_id), result)
+        result = self._events.result_of(job.job_id) if job.state is JobState.FINISHED else None
+        return job_message(job, self._events.last_seq(job.job_id), result)

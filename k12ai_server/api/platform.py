@@ -88,7 +88,7 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
 
     async def _run_async(self, request: SeedRequest, action: Action, principal: Principal, peer: str) -> None:
         code, message = await _outcome(action, request, principal, peer)
-        self._events.append(
+        await self._events.append(
             [
                 EventRecord(
                     type="result",
@@ -118,7 +118,7 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
         container_id = params.get("id")
         if not container_id or not isinstance(container_id, str):
             raise ApiError(replies.MISSING_FIELD, "missing mandatory field 'service_params.id'")
-        live = [j for j in self._jobs.jobs.find_by_prefix(container_id) if not j.state.is_terminal()]
+        live = [j for j in self._jobs.find_by_prefix(container_id) if not j.state.is_terminal()]
         if len(container_id) < 12 or len(live) != 1:
             return replies.TASK_START_FAILED, f"container id {container_id} is not found"
         job = live[0]

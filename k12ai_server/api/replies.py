@@ -20,6 +20,7 @@ JOB_NOT_FOUND = Code.REPLY_CODE_JOB_NOT_FOUND
 JOB_QUEUED = Code.REPLY_CODE_JOB_QUEUED
 PERMISSION_DENIED = Code.REPLY_CODE_PERMISSION_DENIED
 INTERNAL_ERROR = Code.REPLY_CODE_INTERNAL_ERROR
+UNAVAILABLE = Code.REPLY_CODE_UNAVAILABLE
 
 DESCR: dict[int, str] = {
     # The codes a worker reports too: their words are the contract's.
@@ -35,6 +36,7 @@ DESCR: dict[int, str] = {
     JOB_QUEUED: "task service queued",
     PERMISSION_DENIED: "permission denied",
     INTERNAL_ERROR: "internal error",
+    UNAVAILABLE: "service unavailable",
 }
 
 

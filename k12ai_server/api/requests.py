@@ -110,8 +110,8 @@ def _check_depth(value: Any, path: str, depth: int) -> None:
         _check_depth(child, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]", depth + 1)
 
 
-def check_under_roots(key: str, path: str, roots: Sequence[Path]) -> None:
-    """The resolved path (symlinks followed) must lie under one of the roots."""
+def check_under_roots(key: str, path: str, roots: Sequence[Path]) -> Path:
+    """The resolved path (symlinks followed), which must lie under one of the roots."""
     if not Path(path).is_absolute():
         raise ApiError(
             replies.PATH_OUTSIDE_DATA_ROOT, f"service_params.{key}: {path!r} is not an absolute path"
@@ -123,6 +123,7 @@ def check_under_roots(key: str, path: str, roots: Sequence[Path]) -> None:
             replies.PATH_OUTSIDE_DATA_ROOT,
             f"service_params.{key}: {path!r} is outside the data roots ({shown})",
         )
+    return resolved
 
 
 def check_output_file(params: dict[str, Any], cache_dir: Path) -> None:

@@ -1,22 +1,61 @@
-"""The one way events enter the server: stored durably, then fanned out."""
+"""The one way events enter, are followed and are counted: stored durably, then fanned out.
+
+``append`` stores events in one transaction of the database's writer (off the event
+loop) and publishes them once committed, so a watcher never sees an event a crash could
+take back. ``alongside`` lets the caller write its own rows in that same transaction:
+the jobs side keeps a job's events-file offset and state there (see
+``k12ai_server.jobs.ingest``), so events and offset are committed together or not at all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from k12ai_server.events.bus import EventBus
+from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.record import EventRecord
 from k12ai_server.events.store import EventStore
+from k12ai_server.events.watch import JobStateLookup, WatchBatch, WatchRequest, follow
+from k12ai_server.state.db import Alongside, Database
 
 
 class EventLog:
-    def __init__(self, store: EventStore, bus: EventBus) -> None:
-        self.store = store
-        self.bus = bus
+    def __init__(self, db: Database, bus: EventBus) -> None:
+        self._db = db
+        self._store = EventStore(db.reader)
+        self._bus = bus
 
-    def append(
-        self, events: Sequence[EventRecord], *, job_offset: tuple[str, int] | None = None
+    async def append(
+        self, events: Sequence[EventRecord], *, alongside: Alongside | None = None
     ) -> list[EventRecord]:
-        stored = self.store.append(events, job_offset=job_offset)
-        self.bus.publish(stored)
+        """Store ``events`` (and whatever ``alongside`` writes) in one transaction, then publish."""
+
+        def store(conn: sqlite3.Connection) -> list[EventRecord]:
+            stored = EventStore.insert(conn, events)
+            if alongside is not None:
+                alongside(conn)
+            return stored
+
+        stored = await self._db.write(store)
+        self._bus.publish(stored)
         return stored
+
+    def follow(self, request: WatchRequest, terminal_state: JobStateLookup) -> AsyncIterator[WatchBatch]:
+        """Stored history after ``request.after_seq``, then live (see ``events.watch``)."""
+        return follow(self._store, self._bus, request, terminal_state)
+
+    def read(self, *, after_seq: int, where: EventFilter, limit: int) -> list[EventRecord]:
+        return self._store.read(after_seq=after_seq, where=where, limit=limit)
+
+    def last_seq(self, job_id: str | None = None) -> int:
+        return self._store.last_seq(job_id)
+
+    def result_of(self, job_id: str) -> Any:
+        """A finished job's ``result`` payload, or None (see ``EventStore.result_of``)."""
+        return self._store.result_of(job_id)
+
+    @property
+    def subscriber_count(self) -> int:
+        return self._bus.subscriber_count

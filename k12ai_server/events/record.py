@@ -21,9 +21,12 @@ class EventRecord:
     timestamp: int = field(default_factory=now_ms)
     # 0 until the store assigns it.
     seq: int = 0
+    # ``payload`` as stored, when the worker's line was checked already (k12ai_contract.events).
+    stored_payload: str = field(default="", compare=False, repr=False)
 
     def with_seq(self, seq: int) -> EventRecord:
-        return replace(self, seq=seq)
+        # Stored now: the text is not needed any more.
+        return replace(self, seq=seq, stored_payload="")
 
     def to_envelope(self) -> dict[str, Any]:
         """The seed's shape: the payload sits under the key named by ``type``."""
@@ -38,4 +41,6 @@ class EventRecord:
         )
 
     def payload_json(self) -> str:
-        return json.dumps(self.payload, separators=(",", ":"), allow_nan=False)
+        # ASCII (escaped) for the server's own events: a stray surrogate in, say, a file name
+        # of a reason must not make the event unstorable.
+        return self.stored_payload or json.dumps(self.payload, separators=(",", ":"), allow_nan=False)

@@ -1,4 +1,8 @@
-"""Durable event storage: every event is committed here before anyone sees it."""
+"""Durable event storage: every event is committed here before anyone sees it.
+
+The store writes events and nothing else; ``insert`` runs inside a transaction of the
+database's writer (see ``EventLog.append``), reads run on the event loop's connection.
+"""
 
 from __future__ import annotations
 
@@ -10,47 +14,36 @@ from typing import Any
 from k12ai_contract.events import EventType
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.record import EventRecord
-from k12ai_server.state.db import transaction
 
 # How many of a finished job's last events are searched for its result.
 RESULT_WINDOW = 64
 
 
 class EventStore:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, reader: sqlite3.Connection) -> None:
+        self._reader = reader
 
-    def append(
-        self, events: Sequence[EventRecord], *, job_offset: tuple[str, int] | None = None
-    ) -> list[EventRecord]:
-        """Store events (and how far a job's events file was read) in one transaction."""
-        stored: list[EventRecord] = []
-        with transaction(self._conn):
-            for event in events:
-                cursor = self._conn.execute(
-                    "INSERT INTO events (job_id, type, tag, op, user, service_uuid, timestamp, payload)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        event.job_id,
-                        event.type,
-                        event.tag,
-                        event.op,
-                        event.user,
-                        event.service_uuid,
-                        event.timestamp,
-                        event.payload_json(),
-                    ),
-                )
-                assert cursor.lastrowid is not None
-                stored.append(event.with_seq(cursor.lastrowid))
-            if job_offset is not None:
-                job_id, offset = job_offset
-                self._conn.execute("UPDATE jobs SET events_offset = ? WHERE job_id = ?", (offset, job_id))
-        return stored
+    @staticmethod
+    def insert(conn: sqlite3.Connection, events: Sequence[EventRecord]) -> list[EventRecord]:
+        """Store events in the caller's transaction; each comes back with its seq."""
+        if not events:
+            return []
+        conn.executemany(
+            "INSERT INTO events (job_id, type, tag, op, user, service_uuid, timestamp, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (e.job_id, e.type, e.tag, e.op, e.user, e.service_uuid, e.timestamp, e.payload_json())
+                for e in events
+            ],
+        )
+        # One writer, inside one transaction: the rows took consecutive seqs, ending at the last one.
+        last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        first = last - len(events) + 1
+        return [event.with_seq(first + i) for i, event in enumerate(events)]
 
     def read(self, *, after_seq: int, where: EventFilter, limit: int) -> list[EventRecord]:
         clause, args = where.sql()
-        rows = self._conn.execute(
+        rows = self._reader.execute(
             f"SELECT * FROM events WHERE seq > ?{clause} ORDER BY seq LIMIT ?",
             [after_seq, *args, limit],
         ).fetchall()
@@ -62,7 +55,7 @@ class EventStore:
         It is among the job's last events (the worker's last lines and the server's final
         status come after it), so only those are read: an index range, however long the job's log.
         """
-        rows = self._conn.execute(
+        rows = self._reader.execute(
             "SELECT type, payload FROM events WHERE job_id = ? ORDER BY seq DESC LIMIT ?",
             (job_id, RESULT_WINDOW),
         )
@@ -73,9 +66,9 @@ class EventStore:
 
     def last_seq(self, job_id: str | None = None) -> int:
         if job_id is None:
-            row = self._conn.execute("SELECT MAX(seq) FROM events").fetchone()
+            row = self._reader.execute("SELECT MAX(seq) FROM events").fetchone()
         else:
-            row = self._conn.execute("SELECT MAX(seq) FROM events WHERE job_id = ?", (job_id,)).fetchone()
+            row = self._reader.execute("SELECT MAX(seq) FROM events WHERE job_id = ?", (job_id,)).fetchone()
         return int(row[0] or 0)
 
 

@@ -46,5 +46,9 @@ class GpuAllocator:
         self._free.extend(self._held.pop(job_id, ()))
         self._free.sort()
 
+    def can_start(self, count: int) -> bool:
+        """Whether a job asking for ``count`` GPUs would get them now."""
+        return count <= 0 or self._total == 0 or count <= len(self._free)
+
     def can_ever_fit(self, count: int) -> bool:
         return count <= self._total or self._total == 0

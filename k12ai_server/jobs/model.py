@@ -25,6 +25,18 @@ class JobIdentity:
         return f"{self.kind.value}-{self.user}-{self.service_uuid}"
 
 
+@dataclass(frozen=True)
+class InputPath:
+    """A file a job reads, as checked at admission."""
+
+    # Its key path in service_params, e.g. "dataset.path".
+    key: str
+    # As the user wrote it: what the worker opens (a container mounts it at this path).
+    given: str
+    # Symlinks resolved: what lies under a data root.
+    resolved: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Job:
     job_id: str
@@ -43,6 +55,7 @@ class Job:
     started_at: int = 0
     ended_at: int = 0
     events_offset: int = 0
+    inputs: tuple[InputPath, ...] = ()
 
     @property
     def op(self) -> str:

@@ -1,35 +1,53 @@
-"""Job orchestration: admission, the GPU queue, one supervisor task per job, recovery."""
+"""Job orchestration: admission, one supervisor per job, recovery; the jobs' one door for the servicers.
+
+A job is tracked from the instant it is admitted: its spec is written and its row saved
+(``queued``, with its first status event) before the reply, and every step after that
+leaves a trace that a restarted server follows (see ``recovery.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import shutil
+import sqlite3
 import uuid
-from dataclasses import dataclass
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from k12ai_contract.events import EventType, InvalidEventLineError, WorkerEvent, now_ms
+from k12ai_contract.events import now_ms
 from k12ai_contract.jobs import JobState
 from k12ai_contract.spec import JobSpec, split_model_run
 from k12ai_server.events.log import EventLog
-from k12ai_server.events.record import EventRecord
-from k12ai_server.jobs.events_file import EventsFileReader
+from k12ai_server.jobs.admission import Admission
+from k12ai_server.jobs.faults import fault_point
 from k12ai_server.jobs.gpus import GpuAllocator
-from k12ai_server.jobs.model import Job, JobIdentity
+from k12ai_server.jobs.ingest import EventIngest
+from k12ai_server.jobs.job_events import status_event
+from k12ai_server.jobs.limits import JobLimits
+from k12ai_server.jobs.model import InputPath, Job, JobIdentity
+from k12ai_server.jobs.recovery import JobRecovery
 from k12ai_server.jobs.store import JobStore
-from k12ai_server.runners.base import ExitStatus, RunHandle, Runner
-from k12ai_server.runners.exit import exit_status, read_exit_file
+from k12ai_server.jobs.supervisor import JobSupervisor, SupervisorSettings
+from k12ai_server.runners.base import RunHandle, Runner
+from k12ai_server.state.db import Database
 
 log = logging.getLogger(__name__)
-
-# How often a live job's events file is read: an os.open and a read of nothing when idle.
-INGEST_POLL_S = 0.02
 
 
 class JobNotFoundError(Exception):
     pass
+
+
+class IntakeStoppedError(Exception):
+    """The server takes no new jobs (its state database is lost); the message says why."""
+
+
+class AdmissionFailedError(Exception):
+    """The job's files could not be written (a full disk, say); the message says why."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,46 +55,80 @@ class JobPaths:
     data_root: Path
     state_dir: Path
 
+    @property
+    def runs_root(self) -> Path:
+        return self.state_dir / "jobs"
+
     def cache_dir(self, ident: JobIdentity) -> Path:
         return self.data_root / "users" / ident.user / ident.service_uuid
 
     def run_dir(self, job_id: str) -> Path:
-        return self.state_dir / "jobs" / job_id
+        return self.runs_root / job_id
 
 
 class JobService:
     def __init__(
         self,
         *,
-        jobs: JobStore,
+        db: Database,
         events: EventLog,
         runner: Runner,
         gpus: GpuAllocator,
         paths: JobPaths,
-        stop_grace_s: float,
-        max_running: int,
+        limits: JobLimits,
     ) -> None:
-        self.jobs = jobs
+        self._db = db
+        self._store = JobStore(db)
         self._events = events
         self._runner = runner
-        self._gpus = gpus
         self._paths = paths
-        self._stop_grace_s = stop_grace_s
-        # Jobs past this many wait queued: a host has so many cores and so much memory.
-        self._max_running = max_running
-        self._running: set[str] = set()
-        self._queue: list[str] = []
-        self._handles: dict[str, RunHandle] = {}
-        self._stopping: set[str] = set()
+        self._limits = limits
+        self._admission = Admission(
+            gpus=gpus, max_running=limits.max_running, max_per_user=limits.max_running_per_user
+        )
+        # The one ingest path: the supervisors' file tails feed it, and so may a network shipper.
+        self.ingest = EventIngest(events=events, jobs=self._store, on_invalid=self.fail)
+        self._supervisors: dict[str, JobSupervisor] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._recovered = asyncio.Event()
+
+    # -- queries
+
+    def get(self, job_id: str) -> Job | None:
+        return self._store.get(job_id)
+
+    def query(
+        self, *, user: str = "", service_uuid: str = "", states: tuple[JobState, ...] = (), limit: int = 100
+    ) -> list[Job]:
+        return self._store.query(user=user, service_uuid=service_uuid, states=states, limit=limit)
+
+    def find_by_prefix(self, prefix: str) -> list[Job]:
+        """Jobs whose id or runner ref (pid, container id) starts with ``prefix``."""
+        return self._store.find_by_prefix(prefix)
 
     def cache_dir(self, ident: JobIdentity) -> Path:
         return self._paths.cache_dir(ident)
 
-    async def start(self, ident: JobIdentity, params: dict[str, Any], *, gpus_wanted: int) -> Job:
-        """Admit a job (JobAlreadyLiveError if its identity has one); it runs when its GPUs are free."""
+    def waiting_for(self, job: Job) -> str:
+        """Why a queued job is queued, in words for its reply."""
+        return self._admission.waiting_for(job)
+
+    # -- commands
+
+    async def start(
+        self,
+        ident: JobIdentity,
+        params: dict[str, Any],
+        *,
+        inputs: Sequence[InputPath] = (),
+        gpus_wanted: int,
+    ) -> Job:
+        """Admit a job (JobAlreadyLiveError if its identity has one); it runs once a slot and GPUs free up."""
         await self._recovered.wait()
+        if self._db.lost:
+            raise IntakeStoppedError(
+                f"the server takes no new jobs: its state database is lost ({self._db.lost})"
+            )
         job_id = uuid.uuid4().hex
         job = Job(
             job_id=job_id,
@@ -87,84 +139,72 @@ class JobService:
             run_dir=self._paths.run_dir(job_id),
             created_at=now_ms(),
             gpus_wanted=gpus_wanted,
+            inputs=tuple(inputs),
         )
-        self.jobs.insert(job)
-        job.run_dir.mkdir(parents=True, exist_ok=True)
-        job.cache_dir.mkdir(parents=True, exist_ok=True)
-        self._queue.append(job_id)
-        self._emit_status(job, JobState.QUEUED, position=len(self._queue))
-        self._dispatch()
-        current = self.jobs.get(job_id)
-        assert current is not None
-        return current
-
-    def waiting_for(self, job: Job) -> str:
-        """Why a queued job is queued, in words for its reply."""
-        if len(self._running) >= self._max_running:
-            return f"a free job slot ({self._max_running} running)"
-        return f"{job.gpus_wanted} free GPU(s)"
+        try:
+            await asyncio.to_thread(self._prepare, job)
+        except OSError as exc:
+            raise AdmissionFailedError(f"could not write the job's files: {exc}") from None
+        await self._admit(job)
+        fault_point("after-admit")
+        self._admission.enqueue(job)
+        if job_id in self._dispatch():
+            return replace(job, state=JobState.STARTING)
+        return job
 
     async def stop(self, ident: JobIdentity) -> Job:
-        job = self.jobs.find_live(ident)
+        job = self._store.find_live(ident)
         if job is None:
             raise JobNotFoundError(f"no live {ident.kind.value} job for {ident.user}/{ident.service_uuid}")
         await self.stop_job(job)
         return job
 
     async def stop_job(self, job: Job) -> None:
-        if job.job_id in self._queue:
-            self._queue.remove(job.job_id)
-            self._finish(job, JobState.STOPPED, reason="stopped while queued")
+        if self._admission.dequeue(job.job_id):
+            await self._end_queued(job, "stopped while queued")
             return
-        self._stopping.add(job.job_id)
-        handle = self._handles.get(job.job_id)
-        if handle is not None:
-            self._spawn(handle.stop(self._stop_grace_s))
-        # else: the supervisor is launching it and stops it as soon as it can.
+        supervisor = self._supervisors.get(job.job_id)
+        if supervisor is not None:
+            supervisor.request_stop(JobState.STOPPED, "stopped on request")
+
+    def fail(self, job_id: str, reason: str) -> None:
+        """Stop a running job and settle it failed with ``reason``."""
+        supervisor = self._supervisors.get(job_id)
+        if supervisor is not None:
+            supervisor.request_stop(JobState.FAILED, reason)
 
     async def recover(self) -> None:
-        """Re-adopt every job a previous server left live; new starts wait for this."""
-        for job in self.jobs.live():
-            if job.state is JobState.QUEUED:
-                self._queue.append(job.job_id)
-                continue
-            self._gpus.claim(job.job_id, job.devices)
-            self._running.add(job.job_id)
-            handle = await self._runner.adopt(job)
-            self._spawn(self._supervise(job, handle or _Gone(job)))
-            log.info("re-adopted job %s (%s)", job.job_id, "running" if handle else "gone")
+        """See every job a previous server left to its end; new starts wait for this."""
+        recovery = JobRecovery(
+            store=self._store, events=self._events, runner=self._runner, runs_root=self._paths.runs_root
+        )
+        plan = await recovery.plan()
+        for job in plan.queued:
+            self._admission.enqueue(job)
+        for job in plan.requeued:
+            await self._requeue(job)
+        for job, handle in plan.adopted:
+            self._admission.claim(job)
+            self._spawn(self._supervisor(job).adopt(handle))
+            log.info("re-adopted job %s (worker %s)", job.job_id, handle.ref or "gone")
+        for job_id, handle in plan.leftovers:
+            self._spawn(_stop_leftover(handle, self._limits.stop_grace_s, job_id))
         self._recovered.set()
         self._dispatch()
 
     async def close(self) -> None:
+        # Workers outlive the server on purpose; the next start re-adopts them.
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def _dispatch(self) -> None:
-        gpu_queue_blocked = False
-        for job_id in list(self._queue):
-            if len(self._running) >= self._max_running:
-                return
-            job = self.jobs.get(job_id)
-            assert job is not None
-            if job.gpus_wanted and gpu_queue_blocked:
-                continue
-            devices = self._gpus.assign(job_id, job.gpus_wanted)
-            if devices is None:
-                # GPU jobs keep their order: a later one never jumps an earlier one.
-                gpu_queue_blocked = True
-                continue
-            self._queue.remove(job_id)
-            self._running.add(job_id)
-            job = self.jobs.update(job_id, state=JobState.STARTING, devices=devices)
-            self._write_spec(job)
-            self._emit_status(job, JobState.STARTING, devices=list(devices))
-            self._spawn(self._supervise(job, None))
+    # -- inside
 
-    def _write_spec(self, job: Job) -> None:
+    def _prepare(self, job: Job) -> None:
+        job.run_dir.mkdir(parents=True, exist_ok=True)
+        job.cache_dir.mkdir(parents=True, exist_ok=True)
         params, model_run = split_model_run(job.identity.kind, job.params)
         JobSpec(
             job_id=job.job_id,
@@ -175,120 +215,75 @@ class JobService:
             params=params,
             cache_dir=job.cache_dir,
             events_path=job.events_path,
-            devices=list(job.devices),
+            cpu_threads=self._limits.cpu_threads,
             model_run=model_run,
         ).dump(job.spec_path)
 
-    async def _supervise(self, job: Job, handle: RunHandle | None) -> None:
-        if handle is None:
-            try:
-                handle = await self._runner.launch(job)
-            except Exception as exc:
-                log.exception("launch of job %s failed", job.job_id)
-                self._finish(job, JobState.FAILED, reason=f"could not start the job: {exc}")
-                return
-            job = self.jobs.update(job.job_id, runner_ref=handle.ref)
-        self._handles[job.job_id] = handle
-        if job.job_id in self._stopping:
-            self._spawn(handle.stop(self._stop_grace_s))
+    async def _admit(self, job: Job) -> None:
+        """The job's row and its `queued` event, in one transaction."""
         try:
-            await self._follow(job, handle)
-        finally:
-            self._handles.pop(job.job_id, None)
+            await self._events.append(
+                [status_event(job, JobState.QUEUED, position=self._admission.queued + 1)],
+                alongside=JobStore.inserting(job),
+            )
+        except sqlite3.IntegrityError:
+            await asyncio.to_thread(shutil.rmtree, job.run_dir, True)
+            live = self._store.already_live(job)
+            if live is None:
+                raise
+            raise live from None
 
-    async def _follow(self, job: Job, handle: RunHandle) -> None:
-        reader = EventsFileReader(job.events_path, job.events_offset)
-        waiter = asyncio.ensure_future(handle.wait())
-        last_error = ""
-        garbage = ""
-        while True:
-            try:
-                last_error = self._ingest(job, reader) or last_error
-            except InvalidEventLineError as exc:
-                garbage = f"the worker wrote an invalid event: {exc}"
-                await handle.stop(self._stop_grace_s)
-            if waiter.done() or garbage:
-                break
-            await asyncio.wait({waiter}, timeout=INGEST_POLL_S)
-        exit_status = await waiter
-        if not garbage:
-            with contextlib.suppress(InvalidEventLineError):
-                last_error = self._ingest(job, reader) or last_error
-        self._settle(job, exit_status, error=garbage or last_error)
+    async def _requeue(self, job: Job) -> None:
+        job = replace(job, state=JobState.QUEUED, devices=())
+        position = self._admission.enqueue(job)
+        reason = "the server restarted before the job's worker began"
+        await self._events.append(
+            [status_event(job, JobState.QUEUED, position=position, reason=reason)],
+            alongside=JobStore.updating(job.job_id, state=JobState.QUEUED, devices=()),
+        )
 
-    def _ingest(self, job: Job, reader: EventsFileReader) -> str:
-        """Store new worker events; returns the last error message among them."""
-        new = reader.read_new()
-        if not new:
-            return ""
-        last_error = ""
-        for event in new:
-            payload = event.payload if isinstance(event.payload, dict) else {}
-            if event.type == "status" and payload.get("state") == JobState.RUNNING.value:
-                self.jobs.update(job.job_id, state=JobState.RUNNING, started_at=event.timestamp)
-            if event.type == "error":
-                last_error = str(payload.get("message", ""))
-        self._events.append([_record(job, e) for e in new], job_offset=(job.job_id, reader.offset))
-        return last_error
+    async def _end_queued(self, job: Job, reason: str) -> None:
+        await self._events.append(
+            [status_event(job, JobState.STOPPED, reason=reason)],
+            alongside=JobStore.updating(job.job_id, state=JobState.STOPPED, reason=reason, ended_at=now_ms()),
+        )
 
-    def _settle(self, job: Job, exit_status: ExitStatus, *, error: str) -> None:
-        if job.job_id in self._stopping:
-            state, reason = JobState.STOPPED, "stopped on request"
-        elif exit_status.exit_code == 0 and not error:
-            state, reason = JobState.FINISHED, ""
-        else:
-            state = JobState.FAILED
-            reason = "; ".join(r for r in (error, exit_status.reason) if r)
-            if exit_status.oom_killed:
-                reason = f"out of memory (OOM-killed); {reason}"
-        self._finish(job, state, reason=reason, exit_code=exit_status.exit_code)
+    def _dispatch(self) -> set[str]:
+        """Start what may start now; the ids of the jobs started."""
+        if not self._recovered.is_set() or self._db.lost:
+            return set()
+        started = set()
+        for job, devices in self._admission.take():
+            self._spawn(self._supervisor(job).launch(devices))
+            started.add(job.job_id)
+        return started
 
-    def _finish(self, job: Job, state: JobState, *, reason: str, exit_code: int | None = None) -> None:
-        self._stopping.discard(job.job_id)
-        job = self.jobs.update(job.job_id, state=state, reason=reason, exit_code=exit_code, ended_at=now_ms())
-        extra: dict[str, Any] = {"reason": reason} if reason else {}
-        if exit_code is not None:
-            extra["exit_code"] = exit_code
-        self._emit_status(job, state, **extra)
-        self._gpus.release(job.job_id)
-        self._running.discard(job.job_id)
+    def _supervisor(self, job: Job) -> JobSupervisor:
+        supervisor = self._supervisors[job.job_id] = JobSupervisor(
+            job,
+            runner=self._runner,
+            events=self._events,
+            ingest=self.ingest,
+            settings=SupervisorSettings(
+                stop_grace_s=self._limits.stop_grace_s, time_limit_s=self._limits.time_limit_s
+            ),
+            on_end=self._ended,
+        )
+        return supervisor
+
+    def _ended(self, job_id: str) -> None:
+        self._supervisors.pop(job_id, None)
+        self._admission.release(job_id)
         self._dispatch()
 
-    def _emit_status(self, job: Job, state: JobState, **extra: Any) -> None:
-        payload = {"state": state.value, "job_id": job.job_id, **extra}
-        self._events.append([_record(job, WorkerEvent(EventType.STATUS, now_ms(), payload))])
-
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
 
-class _Gone:
-    """A job whose process ended while the server was down."""
-
-    def __init__(self, job: Job) -> None:
-        self._job = job
-
-    @property
-    def ref(self) -> str:
-        return self._job.runner_ref
-
-    async def wait(self) -> ExitStatus:
-        return exit_status(read_exit_file(self._job.exit_path), self._job.stderr_path)
-
-    async def stop(self, grace_s: float) -> None:
-        return None
-
-
-def _record(job: Job, event: WorkerEvent) -> EventRecord:
-    return EventRecord(
-        job_id=job.job_id,
-        type=event.type,
-        tag="framework",
-        op=job.op,
-        user=job.identity.user,
-        service_uuid=job.identity.service_uuid,
-        timestamp=event.timestamp,
-        payload=event.payload,
-    )
+async def _stop_leftover(handle: RunHandle, grace_s: float, job_id: str) -> None:
+    try:
+        await handle.stop(grace_s)
+    except Exception:
+        log.exception("could not stop the leftover worker of job %s", job_id)

@@ -36,12 +36,12 @@ class ServerStateCollector(Collector):
         yield gpus
         # The seq is server-wide and counts every stored event: rate() of it is events stored per second.
         yield CounterMetricFamily(
-            "k12ai_events_stored", "Events stored (the server-wide seq)", value=self._events.store.last_seq()
+            "k12ai_events_stored", "Events stored (the server-wide seq)", value=self._events.last_seq()
         )
         yield GaugeMetricFamily(
             "k12ai_watchers",
             "Live event subscribers: Watch streams (gRPC and REST) and the Consul mirror",
-            value=self._events.bus.subscriber_count,
+            value=self._events.subscriber_count,
         )
         if self._mirror is not None:
             yield from _mirror_metrics(self._mirror())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from typing import Any
 
 from grpc_health.v1 import health, health_pb2
@@ -16,6 +15,7 @@ from k12ai_server.mirror import agent
 from k12ai_server.mirror.cursor import MirrorCursor
 from k12ai_server.mirror.mirror import ConsulMirror, MirrorHealth, MirrorSettings
 from k12ai_server.mirror.registration import ServiceDefinition, ServiceRegistration, advertised_address
+from k12ai_server.state.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class ConsulLink:
         config: ConsulConfig,
         *,
         events: EventLog,
-        conn: sqlite3.Connection,
+        db: Database,
         host: str,
         grpc_port: int,
         http_port: int,
@@ -63,9 +63,8 @@ class ConsulLink:
 
         mirror = ConsulMirror(
             kv=agent.ConsulKv(client, token=config.token),
-            store=events.store,
-            bus=events.bus,
-            cursor=MirrorCursor(conn, "consul"),
+            events=events,
+            cursor=MirrorCursor(db, "consul"),
             settings=settings or MirrorSettings(max_buffered_keys=config.max_buffered_keys),
             on_connected_change=report,
         )

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from k12ai_contract.events import now_ms
-from k12ai_server.events.bus import EventBus
 from k12ai_server.events.filter import EventFilter
+from k12ai_server.events.log import EventLog
 from k12ai_server.events.record import EventRecord
-from k12ai_server.events.store import EventStore
-from k12ai_server.events.watch import WatchRequest, follow
+from k12ai_server.events.watch import WatchRequest
 from k12ai_server.mirror.cursor import MirrorCursor
 from k12ai_server.mirror.keys import kv_key, kv_value
+from k12ai_server.state.db import DatabaseLostError
 
 log = logging.getLogger(__name__)
 
@@ -111,16 +111,14 @@ class ConsulMirror:
         self,
         *,
         kv: KvWriter,
-        store: EventStore,
-        bus: EventBus,
+        events: EventLog,
         cursor: MirrorCursor,
         settings: MirrorSettings | None = None,
         on_connected_change: HealthListener | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._kv = kv
-        self._store = store
-        self._bus = bus
+        self._events = events
         self._cursor = cursor
         self._settings = settings or MirrorSettings()
         self._on_connected_change = on_connected_change
@@ -159,17 +157,17 @@ class ConsulMirror:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._save_cursor(force=True)
+        await self._save_cursor(force=True)
         log.info("consul mirror stopped: %s", self.health().describe())
 
     def health(self) -> MirrorHealth:
         mirrored = self.mirrored_seq()
-        stored = self._store.last_seq()
+        stored = self._events.last_seq()
         waiting = [*self._pending.values(), *self._in_flight.values()]
         oldest = min((e.timestamp for e in waiting), default=0)
         if not oldest and stored > mirrored:
             # Behind without a buffered entry: the reader is between the log and the buffer.
-            unread = self._store.read(after_seq=mirrored, where=EventFilter(), limit=1)
+            unread = self._events.read(after_seq=mirrored, where=EventFilter(), limit=1)
             oldest = unread[0].timestamp if unread else 0
         return MirrorHealth(
             connected=self._connected,
@@ -191,7 +189,7 @@ class ConsulMirror:
 
     async def _drained(self) -> None:
         # Polled: "drained" spans the reader, the writer and the store, and is only asked at close.
-        while self._pending or self._in_flight or self._read_seq < self._store.last_seq():  # noqa: ASYNC110
+        while self._pending or self._in_flight or self._read_seq < self._events.last_seq():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
 
     async def _read(self) -> None:
@@ -209,7 +207,7 @@ class ConsulMirror:
         request = WatchRequest(
             where=EventFilter(), after_seq=self._read_seq, heartbeat_s=60.0, write_interval_s=0
         )
-        async for batch in follow(self._store, self._bus, request, lambda _job_id: None):
+        async for batch in self._events.follow(request, lambda _job_id: None):
             for event in batch.events:
                 await self._room.wait()
                 self._buffer(event)
@@ -233,7 +231,7 @@ class ConsulMirror:
             self._wake.clear()
             started = self._clock()
             failed = await self._write_round()
-            self._save_cursor()
+            await self._save_cursor()
             if failed:
                 self._wake.set()
                 await asyncio.sleep(backoff_s * random.uniform(0.5, 1.0))
@@ -300,7 +298,7 @@ class ConsulMirror:
         if self._on_connected_change is not None:
             self._on_connected_change(self.health())
 
-    def _save_cursor(self, *, force: bool = False) -> None:
+    async def _save_cursor(self, *, force: bool = False) -> None:
         seq = self.mirrored_seq()
         now = self._clock()
         if seq == self._saved_seq or (
@@ -308,8 +306,8 @@ class ConsulMirror:
         ):
             return
         try:
-            self._cursor.save(seq)
-        except sqlite3.Error as exc:
+            await self._cursor.save(seq)
+        except (sqlite3.Error, DatabaseLostError) as exc:
             # Only a restart needs the cursor, and an older one costs rewrites, never values.
             log.warning("consul mirror could not save its cursor: %s", exc)
             return
@@ -318,7 +316,7 @@ class ConsulMirror:
     async def _report(self) -> None:
         while True:
             await asyncio.sleep(self._settings.report_interval_s)
-            self._save_cursor(force=True)
+            await self._save_cursor(force=True)
             health = self.health()
             if not health.connected or health.lag_s > self._settings.report_interval_s:
                 log.warning("consul mirror behind: %s", health.describe())

@@ -1,8 +1,9 @@
-"""The interface every runner implements: local processes now, Docker next."""
+"""The interface every runner implements: local processes, Docker containers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from k12ai_server.jobs.model import Job
@@ -34,6 +35,16 @@ class RunningJob:
     job_id: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class FoundWorker:
+    """A job's worker found by what it carries (its spec path, its job-id label), not by a saved ref."""
+
+    # The pid or container id.
+    ref: str
+    # The GPUs it was handed, where the runner can tell.
+    devices: tuple[int, ...] = ()
+
+
 class RunHandle(Protocol):
     """A launched job."""
 
@@ -51,11 +62,24 @@ class RunHandle(Protocol):
 
 class Runner(Protocol):
     async def launch(self, job: Job) -> RunHandle:
-        """Start the worker on ``job.spec_path``; it writes ``job.events_path``."""
+        """Start the worker on ``job.spec_path`` with ``job.devices``; it writes ``job.events_path``.
+
+        The spec was written at admission; a runner reads what it needs from ``job`` and
+        rewrites nothing.
+        """
         ...
 
-    async def adopt(self, job: Job) -> RunHandle | None:
-        """Re-attach to a job started before a server restart; None if it is gone."""
+    async def find_workers(self, runs_root: Path) -> dict[str, FoundWorker]:
+        """Every worker this runner still has of a job in ``runs_root`` (``<runs_root>/<job_id>``), by job id.
+
+        Found by what each worker carries, so a worker whose ref was never saved (the
+        server died right after starting it) is found too; workers of other servers'
+        state directories are not.
+        """
+        ...
+
+    async def adopt(self, job: Job, found: FoundWorker) -> RunHandle | None:
+        """Re-attach to a worker ``find_workers`` found; None if it is gone meanwhile."""
         ...
 
     def running(self) -> list[RunningJob]: ...

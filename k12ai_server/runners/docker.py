@@ -5,7 +5,9 @@ bind-mounted into the container at its host path: the server records how far
 it has read in the same transaction as the events, so re-attaching after a
 restart neither loses nor repeats one. A container's exit code, OOM flag and
 log tail become the ExitStatus. Containers outlive the server; on start it
-finds them again by their job-id label.
+finds them again by their job-id label (even one whose id was never saved).
+The spec and the inputs were settled at admission: the runner mounts what the
+job row says and rewrites nothing.
 
 Docker SDK calls block. They run on this runner's own threads, so a stop that
 waits out its grace period never starves the event loop's default executor.
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import math
@@ -31,11 +32,11 @@ from typing import Any, TypeVar
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from k12ai_contract.spec import JobSpec
 from k12ai_server.config import DockerConfig
 from k12ai_server.jobs.model import Job
-from k12ai_server.runners.base import ExitStatus, RunHandle, RunningJob
+from k12ai_server.runners.base import ExitStatus, FoundWorker, RunHandle, RunningJob
 from k12ai_server.runners.docker_options import (
+    LABEL_DEVICES,
     LABEL_JOB_ID,
     ContainerUser,
     container_options,
@@ -44,7 +45,6 @@ from k12ai_server.runners.docker_options import (
 )
 from k12ai_server.runners.docker_stats import ContainerStatsSampler
 from k12ai_server.runners.exit import stderr_tail
-from k12ai_worker import frameworks
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +93,11 @@ class DockerRunner:
 
     async def launch(self, job: Job) -> RunHandle:
         self._start_background()
-        kind = job.identity.kind.value
-        inputs = frameworks.load(job.identity.service_name).input_paths(kind, job.params)
         options = container_options(
             job,
             self._config,
             user=self._user,
-            mounts=job_mounts(job, inputs, self._roots),
+            mounts=job_mounts(job, self._roots),
             gpu_ids=job.devices if self._request_gpus else (),
             host_cpus=self._host_cpus,
         )
@@ -108,13 +106,44 @@ class DockerRunner:
         self._tracked[container_id] = job
         return _ContainerHandle(self, job, container_id)
 
-    async def adopt(self, job: Job) -> RunHandle | None:
+    async def find_workers(self, runs_root: Path) -> dict[str, FoundWorker]:
+        listed = await self._call(self._client.api.containers, all=True, filters={"label": LABEL_JOB_ID})
+        found = {}
+        for summary in listed:
+            labels = labels_of(summary)
+            job_id = labels.get(LABEL_JOB_ID, "")
+            # Another server's (another state directory's) containers are not ours to touch.
+            if job_id and (runs_root / job_id).is_dir():
+                devices = tuple(int(d) for d in labels.get(LABEL_DEVICES, "").split(",") if d.isdigit())
+                found[job_id] = FoundWorker(ref=str(summary["Id"]), devices=devices)
+        return found
+
+    async def adopt(self, job: Job, found: FoundWorker) -> RunHandle | None:
         self._start_background()
-        container_id = await self._call(self._find, job)
-        if container_id is None:
+        if not await self._call(self._restart_if_created, found.ref):
             return None
-        self._tracked[container_id] = job
-        return _ContainerHandle(self, job, container_id)
+        self._tracked[found.ref] = job
+        return _ContainerHandle(self, job, found.ref)
+
+    async def wait_for_exit(self, job: Job, container_id: str) -> ExitStatus:
+        """The container's exit status once it no longer runs; the container is then removed."""
+        ended = self._exits.setdefault(container_id, asyncio.get_running_loop().create_future())
+        try:
+            await ended
+        finally:
+            self._exits.pop(container_id, None)
+        try:
+            return await self._call(self._settle, job, container_id)
+        except DockerException as exc:
+            return ExitStatus(exit_code=None, reason=f"could not read the container's exit status: {exc}")
+        finally:
+            self._tracked.pop(container_id, None)
+            self._stats.forget(container_id)
+
+    async def stop_container(self, container_id: str, grace_s: float) -> None:
+        # Docker's stop is the contract: SIGTERM, the grace period, then SIGKILL.
+        with contextlib.suppress(NotFound):
+            await self._call(self._client.api.stop, container_id, timeout=math.ceil(grace_s))
 
     def running(self) -> list[RunningJob]:
         self._start_background()
@@ -154,11 +183,6 @@ class DockerRunner:
     # -- launching (on the runner's threads)
 
     def _prepare_run_dir(self, job: Job) -> None:
-        if job.devices:
-            # Inside the container the devices it was given are numbered from 0.
-            spec = JobSpec.load(job.spec_path)
-            visible = list(range(len(job.devices))) if self._request_gpus else []
-            dataclasses.replace(spec, devices=visible).dump(job.spec_path)
         if os.geteuid() == 0:
             # The worker writes events and artefacts as a non-root user.
             for top in (job.run_dir, job.cache_dir):
@@ -193,15 +217,15 @@ class DockerRunner:
             raise RuntimeError(f"container {name} is already running (job {owner})")
         self._client.api.remove_container(existing["Id"], force=True)
 
-    def _find(self, job: Job) -> str | None:
-        """The job's container by its job-id label; started if a crash left it only created."""
-        listed = self._client.api.containers(all=True, filters={"label": f"{LABEL_JOB_ID}={job.job_id}"})
-        if not listed:
-            return None
-        container_id = str(listed[0]["Id"])
-        if listed[0]["State"] == "created":
+    def _restart_if_created(self, container_id: str) -> bool:
+        """False if the container is gone; started if a crash left it only created."""
+        try:
+            state = self._client.api.inspect_container(container_id)["State"]
+        except NotFound:
+            return False
+        if state.get("Status") == "created":
             self._client.api.start(container_id)
-        return container_id
+        return True
 
     # -- following
 
@@ -222,20 +246,6 @@ class DockerRunner:
                 if states.get(container_id) not in ALIVE_STATES and not ended.done():
                     ended.set_result(None)
 
-    async def _wait(self, job: Job, container_id: str) -> ExitStatus:
-        ended = self._exits.setdefault(container_id, asyncio.get_running_loop().create_future())
-        try:
-            await ended
-        finally:
-            self._exits.pop(container_id, None)
-        try:
-            return await self._call(self._settle, job, container_id)
-        except DockerException as exc:
-            return ExitStatus(exit_code=None, reason=f"could not read the container's exit status: {exc}")
-        finally:
-            self._tracked.pop(container_id, None)
-            self._stats.forget(container_id)
-
     def _settle(self, job: Job, container_id: str) -> ExitStatus:
         """Exit status and log tail of an ended container, which is then removed."""
         try:
@@ -254,11 +264,6 @@ class DockerRunner:
                 container.remove()
         return status
 
-    async def _stop(self, container_id: str, grace_s: float) -> None:
-        # Docker's stop is the contract: SIGTERM, the grace period, then SIGKILL.
-        with contextlib.suppress(NotFound):
-            await self._call(self._client.api.stop, container_id, timeout=math.ceil(grace_s))
-
 
 class _ContainerHandle:
     def __init__(self, runner: DockerRunner, job: Job, container_id: str) -> None:
@@ -271,10 +276,10 @@ class _ContainerHandle:
         return self._id
 
     async def wait(self) -> ExitStatus:
-        return await self._runner._wait(self._job, self._id)
+        return await self._runner.wait_for_exit(self._job, self._id)
 
     async def stop(self, grace_s: float) -> None:
-        await self._runner._stop(self._id, grace_s)
+        await self._runner.stop_container(self._id, grace_s)
 
 
 def _container_exit(state: dict[str, Any], stderr_path: Path, memory_limit: str) -> ExitStatus:

@@ -14,7 +14,7 @@ from typing import Any
 
 from docker.types import DeviceRequest, Mount
 
-from k12ai_contract.worker import worker_command
+from k12ai_contract.worker import gpu_environment, worker_command
 from k12ai_server.config import DockerConfig
 from k12ai_server.jobs.model import Job
 
@@ -24,6 +24,8 @@ LABEL_USER = "k12ai.user"
 LABEL_SERVICE_UUID = "k12ai.service_uuid"
 LABEL_OP = "k12ai.op"
 LABEL_JOB_ID = "k12ai.job_id"
+# The host GPU ids the job was given ("1,3"), so a restarted server can claim them again.
+LABEL_DEVICES = "k12ai.devices"
 
 NOBODY = "65534:65534"
 # HOME and scratch space: the container's root file system is read-only.
@@ -67,25 +69,29 @@ def job_labels(job: Job) -> dict[str, str]:
         LABEL_SERVICE_UUID: ident.service_uuid,
         LABEL_OP: job.op,
         LABEL_JOB_ID: job.job_id,
+        LABEL_DEVICES: ",".join(str(d) for d in job.devices),
     }
 
 
-def job_mounts(job: Job, inputs: Sequence[tuple[str, str]], roots: Sequence[Path]) -> list[Mount]:
+def job_mounts(job: Job, roots: Sequence[Path]) -> list[Mount]:
     """The run dir and cache dir read-write; each input read-only, and only under a data root.
 
-    An input that does not exist is not mounted: the worker then reports the
+    The inputs are the job's, resolved at admission: each is mounted at the path the
+    user gave. An input that does not exist is not mounted: the worker then reports the
     missing file under the config key that named it.
     """
     mounts = [
         Mount(target=str(job.run_dir), source=str(job.run_dir), type="bind"),
         Mount(target=str(job.cache_dir), source=str(job.cache_dir), type="bind"),
     ]
-    for key, path in inputs:
-        real = Path(os.path.realpath(path))
+    for entry in job.inputs:
+        real = Path(entry.resolved)
         if not any(real.is_relative_to(root) for root in roots):
-            raise InputOutsideRootsError(f"service_params.{key}: {path!r} lies outside the data roots")
+            raise InputOutsideRootsError(
+                f"service_params.{entry.key}: {entry.given!r} lies outside the data roots"
+            )
         if real.exists():
-            mounts.append(Mount(target=path, source=str(real), type="bind", read_only=True))
+            mounts.append(Mount(target=entry.given, source=str(real), type="bind", read_only=True))
     return mounts
 
 
@@ -107,7 +113,12 @@ def container_options(
         "labels": job_labels(job),
         "user": str(user),
         "working_dir": str(job.run_dir),
-        "environment": {"HOME": SCRATCH_DIR, "PYTHONUNBUFFERED": "1"},
+        # Inside the container the GPUs it was given are numbered from 0.
+        "environment": {
+            "HOME": SCRATCH_DIR,
+            "PYTHONUNBUFFERED": "1",
+            **gpu_environment(range(len(gpu_ids))),
+        },
         "mounts": mounts,
         "tmpfs": {SCRATCH_DIR: f"size={SCRATCH_SIZE},mode=1777"},
         "read_only": True,

@@ -6,6 +6,7 @@ import signal
 from collections import deque
 from pathlib import Path
 
+from k12ai_server.jobs.model import Job
 from k12ai_server.runners.base import STDERR_TAIL_LINES, ExitStatus
 
 
@@ -39,3 +40,20 @@ def stderr_tail(path: Path, lines: int = STDERR_TAIL_LINES) -> str:
             return "\n".join(line.rstrip("\n") for line in deque(f, maxlen=lines))
     except OSError:
         return ""
+
+
+class GoneHandle:
+    """A job whose worker ended while no server watched it: its exit file says how."""
+
+    def __init__(self, job: Job) -> None:
+        self._job = job
+
+    @property
+    def ref(self) -> str:
+        return self._job.runner_ref
+
+    async def wait(self) -> ExitStatus:
+        return exit_status(read_exit_file(self._job.exit_path), self._job.stderr_path)
+
+    async def stop(self, grace_s: float) -> None:
+        return None

@@ -2,7 +2,9 @@
 
 The child gets its own process group (``start_new_session``) so a stop
 reaches every process the framework spawned (e.g. DataLoader workers), and a
-server crash does not take running jobs down with it.
+server crash does not take running jobs down with it. A restarted server finds
+its jobs' workers by their command line (the spec path under its state
+directory), so a worker is found even if the server died before saving its pid.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import psutil
 
-from k12ai_contract.worker import worker_command
+from k12ai_contract.rundir import RunDir
+from k12ai_contract.worker import GPU_ENV, given_gpus, gpu_environment, spec_of_command, worker_command
 from k12ai_server.jobs.model import Job
-from k12ai_server.runners.base import ExitStatus, RunHandle, RunningJob
+from k12ai_server.runners.base import ExitStatus, FoundWorker, RunHandle, RunningJob
 from k12ai_server.runners.exit import exit_status, read_exit_file
 
 EXIT_POLL_S = 0.2
@@ -40,21 +44,24 @@ class LocalProcessRunner:
                 stderr=stderr,
                 cwd=job.run_dir,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **gpu_environment(job.devices)},
             )
         self._track(job, proc.pid)
-        return _ChildHandle(self, job, proc)
+        return _ChildHandle(job, proc, self._untrack(job))
 
-    async def adopt(self, job: Job) -> RunHandle | None:
+    async def find_workers(self, runs_root: Path) -> dict[str, FoundWorker]:
+        return await asyncio.to_thread(_scan, runs_root)
+
+    async def adopt(self, job: Job, found: FoundWorker) -> RunHandle | None:
         try:
-            proc = psutil.Process(int(job.runner_ref))
+            proc = psutil.Process(int(found.ref))
             alive = str(job.spec_path) in proc.cmdline()
         except (ValueError, psutil.Error):
             alive = False
         if not alive:
             return None
         self._track(job, proc.pid)
-        return _AdoptedHandle(self, job, proc)
+        return _AdoptedHandle(job, proc, self._untrack(job))
 
     def running(self) -> list[RunningJob]:
         total = psutil.virtual_memory().total
@@ -102,15 +109,18 @@ class LocalProcessRunner:
             proc.cpu_percent(None)  # primes the counter so the first Stats has a value
         self._jobs[job.job_id] = (job, proc)
 
-    def _forget(self, job: Job) -> None:
-        self._jobs.pop(job.job_id, None)
+    def _untrack(self, job: Job) -> Callable[[], None]:
+        def untrack() -> None:
+            self._jobs.pop(job.job_id, None)
+
+        return untrack
 
 
 class _ChildHandle:
-    def __init__(self, runner: LocalProcessRunner, job: Job, proc: asyncio.subprocess.Process) -> None:
-        self._runner = runner
+    def __init__(self, job: Job, proc: asyncio.subprocess.Process, untrack: Callable[[], None]) -> None:
         self._job = job
         self._proc = proc
+        self._untrack = untrack
 
     @property
     def ref(self) -> str:
@@ -118,7 +128,7 @@ class _ChildHandle:
 
     async def wait(self) -> ExitStatus:
         code = await self._proc.wait()
-        self._runner._forget(self._job)
+        self._untrack()
         return exit_status(code, self._job.stderr_path)
 
     async def stop(self, grace_s: float) -> None:
@@ -128,10 +138,10 @@ class _ChildHandle:
 class _AdoptedHandle:
     """A process from before a server restart: not our child, so no waitpid."""
 
-    def __init__(self, runner: LocalProcessRunner, job: Job, proc: psutil.Process) -> None:
-        self._runner = runner
+    def __init__(self, job: Job, proc: psutil.Process, untrack: Callable[[], None]) -> None:
         self._job = job
         self._proc = proc
+        self._untrack = untrack
 
     @property
     def ref(self) -> str:
@@ -139,7 +149,7 @@ class _AdoptedHandle:
 
     async def wait(self) -> ExitStatus:
         await self._gone()
-        self._runner._forget(self._job)
+        self._untrack()
         return exit_status(read_exit_file(self._job.exit_path), self._job.stderr_path)
 
     async def stop(self, grace_s: float) -> None:
@@ -159,3 +169,25 @@ async def _stop_group(pid: int, grace_s: float, exited: Callable[[], Awaitable[o
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+
+
+def _scan(runs_root: Path) -> dict[str, FoundWorker]:
+    """Workers whose spec lies in ``runs_root``: the leader of each job's session, by job id."""
+    found: dict[str, FoundWorker] = {}
+    root = Path(os.path.realpath(runs_root))
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        spec = spec_of_command(proc.info["cmdline"] or ())
+        if spec is None:
+            continue
+        spec = Path(os.path.realpath(spec))
+        if spec.parent.parent != root or spec != RunDir(spec.parent).spec:
+            continue
+        try:
+            # DataLoader workers are forks with the same command line; the worker leads the session.
+            if os.getsid(proc.pid) != proc.pid or proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            devices = tuple(given_gpus({GPU_ENV: proc.environ().get(GPU_ENV, "")}))
+        except (OSError, psutil.Error):
+            continue
+        found[spec.parent.name] = FoundWorker(ref=str(proc.pid), devices=devices)
+    return found

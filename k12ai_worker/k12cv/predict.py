@@ -113,7 +113,7 @@ def run_predict(spec: JobSpec, sink: EventSink) -> None:
     archive = load_model_archive(spec.model_archive)
     config = read_archived_config(TrainConfig, archive.config, overrides)
     sources = _sources(params)
-    device = select_device(wants_gpu=params.cuda_device >= 0, devices=spec.devices, sink=sink)
+    device = select_device(wants_gpu=params.cuda_device >= 0, sink=sink)
     model = archive.restore(config, device)
     reader = config.evaluation_reader
     pipeline = BatchPipeline.build(

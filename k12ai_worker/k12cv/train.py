@@ -84,7 +84,7 @@ def build_model(config: TrainConfig, inputs: ModelInputs, sink: EventSink) -> Im
 def run_train(spec: JobSpec, sink: EventSink) -> None:
     archived_config, config = read_train_config(spec.params)
     seed_everything(config)
-    device = select_device(wants_gpu=config.trainer.cuda_device >= 0, devices=spec.devices, sink=sink)
+    device = select_device(wants_gpu=config.trainer.cuda_device >= 0, sink=sink)
 
     started = time.monotonic()
     datasets = {

@@ -14,7 +14,8 @@ Types are checked here, cheaply and without importing scikit-learn, because
 the server validates every request; ranges and string choices are left to
 scikit-learn at fit time (``train.py`` maps its ``InvalidParameterError`` back
 to ``model.params.<name>``), so they can never drift from what the installed
-version accepts.
+version accepts. Size knobs (``n_estimators``, ``max_depth``, ...) also have an
+upper limit per job (``k12ai_worker/limits.py``), checked here.
 
 =================== ========================================== ================
 ``model.type``      scikit-learn class                          live metrics
@@ -41,7 +42,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from k12ai_contract.errors import ConfigError
+from k12ai_worker import limits
 from k12ai_worker.k12ml.values import as_float, as_int, describe, is_number
+from k12ai_worker.limits import Limit
 
 ParamValue = int | float | str | bool | None
 
@@ -64,8 +67,16 @@ class Param:
     kinds: tuple[Kind, ...]
     doc: str
     one_is_count: bool = False
+    # The per-job limit of a size knob (k12ai_worker/limits.py).
+    limit: Limit | None = None
 
     def coerce(self, key: str, value: object) -> ParamValue:
+        coerced = self._coerce(key, value)
+        if self.limit is not None:
+            self.limit.check(key, coerced)
+        return coerced
+
+    def _coerce(self, key: str, value: object) -> ParamValue:
         for kind in self.kinds:
             if kind is Kind.NULL and value is None:
                 return None
@@ -105,13 +116,15 @@ class Estimator:
 
 
 _CLASS_WEIGHT = Param((Kind.STR, Kind.NULL), '"balanced" weighs classes inversely to their frequency')
-_MAX_DEPTH = Param((Kind.INT, Kind.NULL), "deepest tree level; null grows until leaves are pure")
+_MAX_DEPTH = Param(
+    (Kind.INT, Kind.NULL), "deepest tree level; null grows until leaves are pure", limit=limits.TREE_DEPTH
+)
 _MIN_SAMPLES_SPLIT = Param((Kind.COUNT_OR_FRACTION,), "samples (or fraction) needed to split a node")
 _MIN_SAMPLES_LEAF = Param((Kind.COUNT_OR_FRACTION,), "samples (or fraction) at a leaf", one_is_count=True)
 _MAX_FEATURES = Param(
     (Kind.COUNT_OR_FRACTION, Kind.STR, Kind.NULL), 'features per split: a count, a fraction, "sqrt", "log2"'
 )
-_MAX_LEAF_NODES = Param((Kind.INT, Kind.NULL), "most leaves per tree")
+_MAX_LEAF_NODES = Param((Kind.INT, Kind.NULL), "most leaves per tree", limit=limits.LEAF_NODES)
 _CCP_ALPHA = Param((Kind.FLOAT,), "cost-complexity pruning strength")
 _TREE_CRITERION = Param((Kind.STR,), '"gini", "entropy" or "log_loss"')
 
@@ -123,7 +136,7 @@ ESTIMATORS: Mapping[str, Estimator] = {
             "C": Param((Kind.FLOAT,), "inverse regularisation strength"),
             "l1_ratio": Param((Kind.FLOAT,), "0 is an L2 penalty, 1 is L1 (saga), between is elastic net"),
             "solver": Param((Kind.STR,), '"lbfgs", "newton-cg", "newton-cholesky", "sag", "saga", ...'),
-            "max_iter": Param((Kind.INT,), "iterations of the solver"),
+            "max_iter": Param((Kind.INT,), "iterations of the solver", limit=limits.SOLVER_ITERATIONS),
             "tol": Param((Kind.FLOAT,), "stopping tolerance"),
             "fit_intercept": Param((Kind.BOOL,), "learn a bias term"),
             "class_weight": _CLASS_WEIGHT,
@@ -135,12 +148,14 @@ ESTIMATORS: Mapping[str, Estimator] = {
         {
             "C": Param((Kind.FLOAT,), "inverse regularisation strength"),
             "kernel": Param((Kind.STR,), '"rbf", "linear", "poly" or "sigmoid"'),
-            "degree": Param((Kind.INT,), 'degree of the "poly" kernel'),
+            "degree": Param((Kind.INT,), 'degree of the "poly" kernel', limit=limits.POLY_DEGREE),
             "gamma": Param((Kind.STR, Kind.FLOAT), 'kernel coefficient: "scale", "auto" or a number'),
             "coef0": Param((Kind.FLOAT,), 'independent term of "poly" and "sigmoid"'),
             "shrinking": Param((Kind.BOOL,), "use the shrinking heuristic"),
             "tol": Param((Kind.FLOAT,), "stopping tolerance"),
-            "max_iter": Param((Kind.INT,), "solver iterations; -1 is no limit"),
+            "max_iter": Param(
+                (Kind.INT,), "solver iterations; -1 is until it converges", limit=limits.SOLVER_ITERATIONS
+            ),
             "class_weight": _CLASS_WEIGHT,
         },
     ),
@@ -148,7 +163,7 @@ ESTIMATORS: Mapping[str, Estimator] = {
         "sklearn.ensemble.RandomForestClassifier",
         "bagged decision trees",
         {
-            "n_estimators": Param((Kind.INT,), "number of trees"),
+            "n_estimators": Param((Kind.INT,), "number of trees", limit=limits.ESTIMATORS),
             "criterion": _TREE_CRITERION,
             "max_depth": _MAX_DEPTH,
             "min_samples_split": _MIN_SAMPLES_SPLIT,
@@ -166,7 +181,7 @@ ESTIMATORS: Mapping[str, Estimator] = {
         "sklearn.ensemble.GradientBoostingClassifier",
         "boosted regression trees on the log loss",
         {
-            "n_estimators": Param((Kind.INT,), "boosting stages"),
+            "n_estimators": Param((Kind.INT,), "boosting stages", limit=limits.ESTIMATORS),
             "learning_rate": Param((Kind.FLOAT,), "shrinkage of each stage"),
             "subsample": Param((Kind.FLOAT,), "fraction of samples per stage (<1 is stochastic boosting)"),
             "max_depth": _MAX_DEPTH,
@@ -175,7 +190,9 @@ ESTIMATORS: Mapping[str, Estimator] = {
             "max_features": _MAX_FEATURES,
             "max_leaf_nodes": _MAX_LEAF_NODES,
             "n_iter_no_change": Param(
-                (Kind.INT, Kind.NULL), "stop early after this many stages without gain"
+                (Kind.INT, Kind.NULL),
+                "stop early after this many stages without gain",
+                limit=limits.ESTIMATORS,
             ),
             "validation_fraction": Param((Kind.FLOAT,), "held out for n_iter_no_change"),
             "tol": Param((Kind.FLOAT,), "improvement that counts for n_iter_no_change"),
@@ -188,10 +205,10 @@ ESTIMATORS: Mapping[str, Estimator] = {
         "sklearn.neighbors.KNeighborsClassifier",
         "k-nearest neighbours vote",
         {
-            "n_neighbors": Param((Kind.INT,), "neighbours that vote"),
+            "n_neighbors": Param((Kind.INT,), "neighbours that vote", limit=limits.NEIGHBOURS),
             "weights": Param((Kind.STR,), '"uniform" or "distance"'),
             "algorithm": Param((Kind.STR,), '"auto", "ball_tree", "kd_tree" or "brute"'),
-            "leaf_size": Param((Kind.INT,), "leaf size of the tree algorithms"),
+            "leaf_size": Param((Kind.INT,), "leaf size of the tree algorithms", limit=limits.NEIGHBOURS),
             "p": Param((Kind.FLOAT,), "power of the Minkowski metric (2 is Euclidean)"),
             "metric": Param((Kind.STR,), 'distance metric, e.g. "minkowski", "cosine", "manhattan"'),
         },

@@ -21,7 +21,7 @@ def run_evaluate(spec: JobSpec, sink: EventSink) -> None:
     params, overrides = read_job_params(EvaluateParams, spec.params)
     archive = load_model_archive(spec.model_archive)
     config = read_archived_config(TrainConfig, archive.config, overrides)
-    device = select_device(wants_gpu=params.cuda_device >= 0, devices=spec.devices, sink=sink)
+    device = select_device(wants_gpu=params.cuda_device >= 0, sink=sink)
     model = archive.restore(config, device)
     # As AllenNLP's evaluate: the validation reader and iterator where the config has them.
     reader = config.evaluation_reader

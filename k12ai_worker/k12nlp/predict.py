@@ -91,7 +91,7 @@ def run_predict(spec: JobSpec, sink: EventSink) -> None:
     for i, instance in enumerate(instances):
         if not instance.tokens:
             raise ConfigError(key, f"sentence {i} has no tokens")
-    device = select_device(wants_gpu=params.cuda_device >= 0, devices=spec.devices, sink=sink)
+    device = select_device(wants_gpu=params.cuda_device >= 0, sink=sink)
     model = archive.restore(config, device)
     dataset = IndexedDataset.index(instances, reader.token_indexers, archive.vocab)
     # In input order: event i is sentence i.

@@ -51,7 +51,7 @@ def build_vocabulary(config: TrainConfig, datasets: dict[str, list[Instance]]) -
 def run_train(spec: JobSpec, sink: EventSink) -> None:
     archived_config, config = read_train_config(spec.params)
     seed_everything(config)
-    device = select_device(wants_gpu=config.trainer.cuda_device >= 0, devices=spec.devices, sink=sink)
+    device = select_device(wants_gpu=config.trainer.cuda_device >= 0, sink=sink)
 
     started = time.monotonic()
     datasets = read_datasets(config)

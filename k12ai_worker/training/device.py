@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 import torch
 
+from k12ai_contract.worker import given_gpus
 from k12ai_worker.training.reporting import EventSink
 
 
-def select_device(*, wants_gpu: bool, devices: Sequence[int], sink: EventSink) -> torch.device:
+def select_device(*, wants_gpu: bool, sink: EventSink) -> torch.device:
     """The GPU the runner gave, else the CPU (saying why in an ``info`` event).
 
-    ``devices`` are host GPU ids. A container (or a runner that set
-    ``CUDA_VISIBLE_DEVICES``) sees only its GPUs, renumbered from 0, so an id
-    this process cannot see means the first visible one.
+    The runner hands the job its GPUs through ``CUDA_VISIBLE_DEVICES``
+    (``k12ai_contract.worker.GPU_ENV``), so this process sees only those,
+    renumbered from 0: the first is ``cuda:0``.
     """
+    devices = given_gpus(os.environ)
     if not wants_gpu:
         return torch.device("cpu")
     if not devices:
@@ -33,9 +34,6 @@ def select_device(*, wants_gpu: bool, devices: Sequence[int], sink: EventSink) -
             },
         )
         return torch.device("cpu")
-    index = devices[0]
-    if "CUDA_VISIBLE_DEVICES" in os.environ or index >= torch.cuda.device_count():
-        index = 0
-    device = torch.device("cuda", index)
+    device = torch.device("cuda", 0)
     sink.emit("info", {"message": f"running on {device} ({torch.cuda.get_device_name(device)})"})
     return device

@@ -60,4 +60,8 @@ def run_job(package: str, spec: JobSpec, events: EventWriter) -> None:
     runner: JobRunner = getattr(
         importlib.import_module(f"{package}.{spec.kind.value}"), f"run_{spec.kind.value}"
     )
+    import torch  # loaded by the job module already
+
+    # OMP_NUM_THREADS set it on load (k12ai_worker.cpu_share); said here, not left to chance.
+    torch.set_num_threads(spec.cpu_threads)
     runner(spec, events)

@@ -4,7 +4,8 @@ A config class is a ``dataclass`` whose fields are the keys it accepts, typed
 with ``int``, ``float``, ``bool``, ``str``, ``Literal``, ``list``/``tuple``,
 ``dict[str, ...]``, unions and other config classes. A class that declares a
 ``registry`` class attribute is a *registrable* base: its ``type`` key picks
-the subclass that reads the rest. After a class is built, its ``check(path)``
+the subclass that reads the rest. A field made with ``limits.limited`` is held to
+its limit (per-job model-size limits). After a class is built, its ``check(path)``
 method (if any) runs the checks that span several keys. Unknown keys are
 errors, as AllenNLP's ``Params.assert_empty`` made them.
 """
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, Protocol, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 from k12ai_contract.errors import ConfigError
+from k12ai_worker.limits import LIMIT_KEY, Limit
 from k12ai_worker.training.registry import Registry
 
 T = TypeVar("T")
@@ -194,6 +196,9 @@ def _parse_dataclass(cls: type[Any], raw: Any, path: str) -> Any:
     for f in fields:
         if f.name in values:
             kwargs[f.name] = _convert(hints[f.name], values[f.name], join(path, f.name))
+            limit = f.metadata.get(LIMIT_KEY)
+            if isinstance(limit, Limit):
+                limit.check(join(path, f.name), kwargs[f.name])
         elif _is_required(f):
             raise ConfigError(join(path, f.name), "is required")
     obj = cls(**kwargs)

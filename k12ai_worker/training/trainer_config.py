@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from k12ai_contract.errors import ConfigError
+from k12ai_worker.limits import EPOCHS, limited
 from k12ai_worker.training.optimizers import OptimizerSpec
 from k12ai_worker.training.params import join
 from k12ai_worker.training.schedulers import SchedulerSpec
@@ -14,7 +15,7 @@ from k12ai_worker.training.schedulers import SchedulerSpec
 @dataclass(frozen=True, kw_only=True)
 class TrainerSpec:
     optimizer: OptimizerSpec
-    num_epochs: int = 20
+    num_epochs: int = limited(EPOCHS, default=20)
     patience: int | None = None
     # "+name" when higher is better, "-name" when lower is; AllenNLP's default.
     validation_metric: str = "-loss"

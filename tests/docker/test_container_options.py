@@ -6,6 +6,8 @@ creating one does not, and inspect then shows the device request exactly as a GP
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import docker
 import pytest
 
 from k12ai_contract.jobs import JobKind, JobState
-from k12ai_server.jobs.model import Job, JobIdentity
+from k12ai_server.jobs.model import InputPath, Job, JobIdentity
 from k12ai_server.runners.docker_options import (
     ContainerUser,
     InputOutsideRootsError,
@@ -50,7 +52,7 @@ def test_a_gpu_job_asks_docker_for_exactly_its_devices(tmp_path: Path, worker_im
         job,
         docker_config(image=worker_image, cpus=1.5, memory="300m", pids_limit=64),
         user=ContainerUser(uid=1234, gid=1234),
-        mounts=job_mounts(job, [], [tmp_path / "data"]),
+        mounts=job_mounts(job, [tmp_path / "data"]),
         gpu_ids=job.devices,
         host_cpus=2,
     )
@@ -87,12 +89,17 @@ def test_an_input_outside_the_data_roots_is_never_mounted(tmp_path: Path) -> Non
     outside.parent.mkdir()
     outside.write_text("a\n")
     with pytest.raises(InputOutsideRootsError, match=r"service_params\.dataset\.path"):
-        job_mounts(job, [("dataset.path", str(outside))], [tmp_path / "data"])
+        job_mounts(with_input(job, outside), [tmp_path / "data"])
     # A symlink under a root that points outside it is judged by its target.
     link = tmp_path / "data" / "link.csv"
     link.symlink_to(outside)
     with pytest.raises(InputOutsideRootsError):
-        job_mounts(job, [("dataset.path", str(link))], [tmp_path / "data"])
+        job_mounts(with_input(job, link), [tmp_path / "data"])
+
+
+def with_input(job: Job, path: Path) -> Job:
+    """The job reading ``path`` as ``dataset.path``, resolved as admission resolves it."""
+    return dataclasses.replace(job, inputs=(InputPath("dataset.path", str(path), os.path.realpath(path)),))
 
 
 def test_the_container_user_is_never_root() -> None:

@@ -49,7 +49,7 @@ async def test_ndjson_follows_a_running_job_line_by_line(server: Server) -> None
             running = any(e["payload"].get("state") == "running" for e in lines[-1]["result"]["events"])
             if running and not stopped:
                 # A line arrives while the job still runs: the stream is not held back to its end.
-                job = server.jobs.jobs.get(job_id)
+                job = server.jobs.get(job_id)
                 assert job is not None and not job.state.is_terminal()
                 stop = {**slow_training("follow"), "op": "train.stop"}
                 assert (await post(server, "/k12ai/framework/train", stop))[1]["code"] == 100000
@@ -109,21 +109,21 @@ async def test_an_event_source_resumes_after_its_last_event_id(server: Server) -
 
 
 async def _job_ended(server: Server, job_id: str) -> bool:
-    job = server.jobs.jobs.get(job_id)
+    job = server.jobs.get(job_id)
     return job is not None and job.state.is_terminal()
 
 
 async def test_hanging_up_ends_the_server_stream(server: Server) -> None:
-    bus = server.events.bus
-    before = bus.subscriber_count
+    events = server.events
+    before = events.subscriber_count
     async with aiohttp.ClientSession() as session:
         reply = await session.get(url(server, "/k12ai/framework/events?user=test"))
         await reply.content.readline()  # a heartbeat at the latest: the watch is live
-        assert bus.subscriber_count == before + 1
+        assert events.subscriber_count == before + 1
         reply.close()
 
     async def unsubscribed() -> bool:
-        return bus.subscriber_count == before
+        return events.subscriber_count == before
 
     await assert_eventually(unsubscribed, timeout_s=5)
 

@@ -79,7 +79,7 @@ async def test_metrics_after_a_job_and_calls_over_grpc_and_rest(gpu_server: Serv
     assert value(samples, "k12ai_job_queue_length") == 0
     assert value(samples, "k12ai_gpus", state="free") == 2
     assert value(samples, "k12ai_gpus", state="allocated") == 0
-    assert value(samples, "k12ai_events_stored_total") == gpu_server.events.store.last_seq() > 0
+    assert value(samples, "k12ai_events_stored_total") == gpu_server.events.last_seq() > 0
     assert rpc_count(samples, "grpc", "Train", "OK") == 1
     assert rpc_count(samples, "grpc", "Watch", "OK") == 1
     assert rpc_count(samples, "grpc", "GetJob", "NOT_FOUND") == 1

@@ -13,11 +13,10 @@ from k12ai_server.config import ConsulConfig
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.log import EventLog
 from k12ai_server.events.record import EventRecord
-from k12ai_server.events.store import EventStore
 from k12ai_server.mirror import ConsulMirror, MirrorSettings, agent
 from k12ai_server.mirror.cursor import MirrorCursor
 from k12ai_server.mirror.settings import add_consul_args, consul_config
-from k12ai_server.state.db import open_database
+from k12ai_server.state.db import Database
 from tests.conftest import assert_eventually
 from tests.mirror.consul_double import ConsulDouble
 
@@ -33,22 +32,21 @@ def metrics(service_uuid: str, i: int) -> EventRecord:
 async def log_and_mirror(
     tmp_path: Path, consul: ConsulDouble
 ) -> AsyncIterator[tuple[EventLog, ConsulMirror]]:
-    conn = open_database(tmp_path)
+    db = Database.open(tmp_path)
     # A bus queue of 8: the mirror overflows it at once and must re-read the log.
-    events = EventLog(EventStore(conn), EventBus(queue_size=8))
+    events = EventLog(db, EventBus(queue_size=8))
     client = agent.connect(ConsulConfig(addr=consul.addr))
     mirror = ConsulMirror(
         kv=agent.ConsulKv(client),
-        store=events.store,
-        bus=events.bus,
-        cursor=MirrorCursor(conn, "consul"),
+        events=events,
+        cursor=MirrorCursor(db, "consul"),
         settings=MirrorSettings(max_buffered_keys=5, backoff_max_s=0.2, write_timeout_s=1.0),
     )
     mirror.start()
     yield events, mirror
     await mirror.close(flush_timeout_s=0.1)
     await client.close()
-    conn.close()
+    db.close()
 
 
 async def test_the_buffer_stays_bounded_through_an_outage_and_the_log_fills_the_gap(
@@ -58,7 +56,7 @@ async def test_the_buffer_stays_bounded_through_an_outage_and_the_log_fills_the_
     await consul.stop()
     peak = 0
     for i in range(400):
-        events.append([metrics(f"p{i % 50}", i)])  # 50 keys, 8 events each
+        await events.append([metrics(f"p{i % 50}", i)])  # 50 keys, 8 events each
         peak = max(peak, mirror.health().buffered_keys)
     for _ in range(20):  # the writer fails and retries meanwhile
         await asyncio.sleep(0.02)
@@ -88,7 +86,7 @@ async def test_a_value_consul_refuses_for_good_is_dropped_and_the_rest_flows(
         type="log", tag="framework", op="train.start", user="test", service_uuid="big",
         payload={"text": "x" * (600 * 1024)},  # over Consul's 512 KiB value limit: 413, every time
     )  # fmt: skip
-    events.append([huge, metrics("small", 1)])
+    await events.append([huge, metrics("small", 1)])
 
     async def settled() -> bool:
         health = mirror.health()

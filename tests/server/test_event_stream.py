@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,14 +12,15 @@ from k12ai_server.events.bus import EventBus
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.log import EventLog
 from k12ai_server.events.record import EventRecord
-from k12ai_server.events.store import EventStore
-from k12ai_server.events.watch import JobEnd, WatchBatch, WatchRequest, follow
-from k12ai_server.state.db import open_database
+from k12ai_server.events.watch import JobEnd, WatchBatch, WatchRequest
+from k12ai_server.state.db import Database
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> EventLog:
-    return EventLog(EventStore(open_database(tmp_path)), EventBus(queue_size=4))
+def log(tmp_path: Path) -> Iterator[EventLog]:
+    db = Database.open(tmp_path)
+    yield EventLog(db, EventBus(queue_size=4))
+    db.close()
 
 
 def metric(i: int, job_id: str = "j1") -> EventRecord:
@@ -58,7 +59,7 @@ def watch(
     request = WatchRequest(
         where=where or EventFilter(job_id="j1"), types=types, after_seq=after_seq, heartbeat_s=heartbeat_s
     )
-    return follow(log.store, log.bus, request, lambda _: ended)
+    return log.follow(request, lambda _: ended)
 
 
 async def flatten(batches: AsyncIterator[WatchBatch]) -> tuple[list[int], list[JobEnd]]:
@@ -71,9 +72,9 @@ async def flatten(batches: AsyncIterator[WatchBatch]) -> tuple[list[int], list[J
 
 
 async def test_events_are_stored_with_increasing_seq_before_fan_out(log: EventLog) -> None:
-    stored = log.append([metric(i) for i in range(3)])
+    stored = await log.append([metric(i) for i in range(3)])
     assert [e.seq for e in stored] == [1, 2, 3]
-    assert [e.payload for e in log.store.read(after_seq=0, where=EventFilter(job_id="j1"), limit=10)] == [
+    assert [e.payload for e in log.read(after_seq=0, where=EventFilter(job_id="j1"), limit=10)] == [
         {"step": 0},
         {"step": 1},
         {"step": 2},
@@ -81,11 +82,11 @@ async def test_events_are_stored_with_increasing_seq_before_fan_out(log: EventLo
 
 
 async def test_follow_gives_history_then_live_then_end(log: EventLog) -> None:
-    log.append([metric(0), metric(1)])
+    await log.append([metric(0), metric(1)])
     task = asyncio.create_task(flatten(watch(log)))
     await asyncio.sleep(0.05)
-    log.append([metric(2)])
-    log.append([end()])
+    await log.append([metric(2)])
+    await log.append([end()])
     seqs, ends = await asyncio.wait_for(task, 5)
     assert seqs == [1, 2, 3, 4]
     assert ends == [JobEnd("j1", "finished")]
@@ -93,8 +94,8 @@ async def test_follow_gives_history_then_live_then_end(log: EventLog) -> None:
 
 async def test_resume_after_seq_has_no_gap_and_no_duplicate(log: EventLog) -> None:
     for i in range(10):
-        log.append([metric(i)])
-    log.append([end()])
+        await log.append([metric(i)])
+    await log.append([end()])
     first = (await anext(watch(log))).events[:4]  # the client went away after 4 events
     rest, _ = await flatten(watch(log, after_seq=first[-1].seq))
     assert [e.seq for e in first] + rest == list(range(1, 12))
@@ -104,14 +105,14 @@ async def test_a_slow_subscriber_loses_nothing_and_blocks_no_one(log: EventLog) 
     """Queue size is 4: a watcher that does not read while 200 events pass must still get all."""
     slow = watch(log)
     fast_task = asyncio.create_task(flatten(watch(log)))
-    log.append([metric(-1)])
+    await log.append([metric(-1)])
     first = await anext(slow)  # subscribed and positioned, then stalls
     await asyncio.sleep(0.05)
     for i in range(200):
-        log.append([metric(i)])  # never awaits a subscriber
+        await log.append([metric(i)])  # never awaits a subscriber
         if i % 20 == 0:
             await asyncio.sleep(0)  # lets the fast watcher drain its queue
-    log.append([end()])
+    await log.append([end()])
     fast, _ = await asyncio.wait_for(fast_task, 5)
     rest, ends = await asyncio.wait_for(flatten(slow), 5)
     assert [e.seq for e in first.events] + rest == fast == list(range(1, 203))
@@ -119,21 +120,21 @@ async def test_a_slow_subscriber_loses_nothing_and_blocks_no_one(log: EventLog) 
 
 
 async def test_type_filter_still_ends_on_terminal_status(log: EventLog) -> None:
-    log.append([metric(0), end()])
+    await log.append([metric(0), end()])
     batches = [b async for b in watch(log, types=frozenset({"metrics"}))]
     assert [e.type for b in batches for e in b.events] == ["metrics"]
     assert batches[-1].end == JobEnd("j1", "finished")
 
 
 async def test_watch_of_an_ended_job_after_its_last_event_ends_at_once(log: EventLog) -> None:
-    log.append([metric(0), end()])
+    await log.append([metric(0), end()])
     batches = [b async for b in watch(log, after_seq=2, ended="finished")]
     assert [(b.events, b.end) for b in batches] == [([], JobEnd("j1", "finished"))]
 
 
 async def test_an_open_watch_reports_each_job_end_and_goes_on(log: EventLog) -> None:
     stream = watch(log, where=EventFilter(user="u"))
-    log.append([metric(0, "a"), end("a"), metric(0, "b")])
+    await log.append([metric(0, "a"), end("a"), metric(0, "b")])
     first, second = await anext(stream), await anext(stream)
     assert (len(first.events), first.end) == (2, JobEnd("a", "finished"))
     assert (len(second.events), second.end) == (1, None)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from k12ai_contract.errors import ConfigError
+from k12ai_worker.limits import BATCH_SIZE, limited
 from k12ai_worker.training.params import join
 from k12ai_worker.training.registry import Registry
 
@@ -13,7 +14,7 @@ from k12ai_worker.training.registry import Registry
 @dataclass(frozen=True, kw_only=True)
 class IteratorSpec:
     registry: ClassVar[Registry[IteratorSpec]]
-    batch_size: int = 32
+    batch_size: int = limited(BATCH_SIZE, default=32)
     # Drops a last batch smaller than batch_size.
     skip_smaller_batches: bool = False
     # DataLoader workers decoding images that are not cached; null picks one

@@ -9,10 +9,11 @@ a backbone trained with another number of classes keeps all but its head.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from k12ai_contract.errors import ConfigError
+from k12ai_worker.limits import WIDTH, limited
 from k12ai_worker.training.params import join
 from k12ai_worker.training.registry import Registry
 
@@ -53,7 +54,7 @@ ModelSpec.registry = Registry("model")
 class SmallCnnSpec(ModelSpec):
     """Blocks of two 3x3 convolutions (batch-normed) and a 2x2 max-pool, then global average pooling."""
 
-    channels: list[int] = field(default_factory=lambda: [32, 64])
+    channels: list[int] = limited(WIDTH, default_factory=lambda: [32, 64])
 
     def check(self, path: str) -> None:
         super().check(path)
@@ -74,7 +75,7 @@ class _ResNetSpec(ModelSpec):
     # "imagenet": 7x7 stride-2 convolution and max-pool, for images of 100+ pixels;
     # "small": one 3x3 stride-1 convolution, for small images (CIFAR, digits).
     stem: Literal["imagenet", "small"] = "imagenet"
-    width: int = 64
+    width: int = limited(WIDTH, default=64)
 
     def check(self, path: str) -> None:
         super().check(path)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12nlp.vocabulary import Vocabulary
+from k12ai_worker.limits import WIDTH, limited
 from k12ai_worker.training.params import join
 from k12ai_worker.training.registry import Registry
 from k12ai_worker.training.reporting import EventSink
@@ -37,7 +38,7 @@ TokenEmbedderSpec.registry = Registry("token embedder")
 @TokenEmbedderSpec.registry.register("embedding")
 @dataclass(frozen=True, kw_only=True)
 class EmbeddingSpec(TokenEmbedderSpec):
-    embedding_dim: int
+    embedding_dim: int = limited(WIDTH)
     # GloVe-format text (.txt or .txt.gz); only the vocabulary's words are read,
     # the others start from a normal distribution fitted to the file's vectors.
     pretrained_file: str | None = None
@@ -45,7 +46,7 @@ class EmbeddingSpec(TokenEmbedderSpec):
     vocab_namespace: str = "tokens"
     # Defaults to the size of vocab_namespace.
     num_embeddings: int | None = None
-    projection_dim: int | None = None
+    projection_dim: int | None = limited(WIDTH, default=None)
     padding_index: int | None = None
     max_norm: float | None = None
     norm_type: float = 2.0

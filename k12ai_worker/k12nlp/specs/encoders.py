@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from k12ai_contract.errors import ConfigError
 from k12ai_worker.k12nlp.specs.layers import ACTIVATIONS
+from k12ai_worker.limits import LAYERS, WIDTH, limited
 from k12ai_worker.training.params import join
 from k12ai_worker.training.registry import Registry
 
@@ -19,8 +20,8 @@ class RnnSettings:
     """The keys of ``torch.nn.LSTM``/``GRU``/``RNN``, as AllenNLP passed them through."""
 
     input_size: int
-    hidden_size: int
-    num_layers: int = 1
+    hidden_size: int = limited(WIDTH)
+    num_layers: int = limited(LAYERS, default=1)
     bias: bool = True
     dropout: float = 0.0
     bidirectional: bool = False
@@ -144,7 +145,7 @@ class RnnTanhSeq2VecSpec(RnnSeq2VecSpec):
 @Seq2VecEncoderSpec.registry.register("boe")
 @dataclass(frozen=True, kw_only=True)
 class BagOfEmbeddingsSpec(Seq2VecEncoderSpec):
-    embedding_dim: int
+    embedding_dim: int = limited(WIDTH)
     # Mean rather than sum of the token vectors.
     averaged: bool = False
 
@@ -163,8 +164,8 @@ class BagOfEmbeddingsSpec(Seq2VecEncoderSpec):
 @Seq2VecEncoderSpec.registry.register("cnn")
 @dataclass(frozen=True, kw_only=True)
 class CnnSpec(Seq2VecEncoderSpec):
-    embedding_dim: int
-    num_filters: int
+    embedding_dim: int = limited(WIDTH)
+    num_filters: int = limited(WIDTH)
     ngram_filter_sizes: list[int] | None = None
     conv_layer_activation: str = "relu"
     # When set, a linear projection to this size follows the max-pooled filters.

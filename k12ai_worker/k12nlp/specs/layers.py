@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from k12ai_contract.errors import ConfigError
+from k12ai_worker.limits import LAYERS, WIDTH, limited
 from k12ai_worker.training.params import join
 
 if TYPE_CHECKING:
@@ -51,8 +52,8 @@ def _check_dropouts(path: str, dropouts: list[float]) -> None:
 @dataclass(frozen=True, kw_only=True)
 class FeedForwardSpec:
     input_dim: int
-    num_layers: int
-    hidden_dims: int | list[int]
+    num_layers: int = limited(LAYERS)
+    hidden_dims: int | list[int] = limited(WIDTH)
     activations: str | list[str]
     dropout: float | list[float] = 0.0
 
@@ -92,8 +93,8 @@ class FeedForwardSpec:
 @dataclass(frozen=True, kw_only=True)
 class MaxoutSpec:
     input_dim: int
-    num_layers: int
-    output_dims: int | list[int]
+    num_layers: int = limited(LAYERS)
+    output_dims: int | list[int] = limited(WIDTH)
     pool_sizes: int | list[int]
     dropout: float | list[float] = 0.0
 
