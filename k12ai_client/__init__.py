@@ -3,8 +3,16 @@
 from k12ai_api.v1.common_pb2 import Event, ReplyCode
 from k12ai_api.v1.framework_pb2 import Heartbeat, Job, JobEnd
 from k12ai_client._aio import AsyncK12AIClient
-from k12ai_client._calls import ClientConfig, reply_message, to_envelope
-from k12ai_client._errors import K12AIError, ReplyError, RPCError, WatchError
+from k12ai_client._calls import reply_message, to_envelope
+from k12ai_client._config import ClientConfig
+from k12ai_client._errors import (
+    HTTPStatusError,
+    K12AIError,
+    ReplyError,
+    RPCError,
+    UnreachableError,
+    WatchError,
+)
 from k12ai_client._sync import K12AIClient
 from k12ai_client._watch import WatchItem, WatchState
 
@@ -12,6 +20,7 @@ __all__ = [
     "AsyncK12AIClient",
     "ClientConfig",
     "Event",
+    "HTTPStatusError",
     "Heartbeat",
     "Job",
     "JobEnd",
@@ -20,6 +29,7 @@ __all__ = [
     "RPCError",
     "ReplyCode",
     "ReplyError",
+    "UnreachableError",
     "WatchError",
     "WatchItem",
     "WatchState",

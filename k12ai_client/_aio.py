@@ -11,9 +11,10 @@ import grpc
 from google.protobuf import message
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platform_pb2_grpc
-from k12ai_client._calls import ClientConfig, SeedBody, as_request, check_reply
+from k12ai_client._calls import SeedBody, as_request, check_reply
+from k12ai_client._config import ClientConfig
 from k12ai_client._download import PartFile, filename_from, target_path
-from k12ai_client._errors import WatchError, from_rpc_error
+from k12ai_client._errors import from_rpc_error
 from k12ai_client._watch import WatchItem, WatchState
 
 
@@ -89,27 +90,21 @@ class AsyncK12AIClient:
     async def watch(self, state: WatchState | None = None, **filters: Any) -> AsyncIterator[WatchItem]:
         """As ``K12AIClient.watch``."""
         state = state or WatchState(**filters)
-        failures = 0
+        reconnects = self.config.reconnects()
         while not state.ended:
             try:
                 async for response in self._framework.Watch(state.request(), metadata=self.config.metadata):
-                    failures = 0
+                    reconnects.received()
                     for item in state.take(response):
                         yield item
                     if state.ended:
                         return
+                delay = reconnects.after_close(state)
             except grpc.RpcError as exc:
-                err = from_rpc_error(exc)
-                failures += 1
-                if err.status != grpc.StatusCode.UNAVAILABLE or failures > self.config.watch_retries:
-                    raise WatchError(err.status, err.details) from exc
-                await asyncio.sleep(self.config.watch_retry_backoff_s * failures)
-                continue
-            if not state.job_id:
+                delay = reconnects.after_error(exc)
+            if delay is None:
                 return
-            failures += 1
-            if failures > self.config.watch_retries:
-                raise WatchError(grpc.StatusCode.UNAVAILABLE, "watch closed before the job ended")
+            await asyncio.sleep(delay)
 
     async def _seed_call(self, method: Any, rpc: str, request: SeedBody) -> Any:
         return check_reply(await self._call(method, as_request(rpc, request, self.config.user)))

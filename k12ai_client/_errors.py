@@ -41,6 +41,34 @@ class WatchError(RPCError):
     """A watch stream failed and could not be resumed."""
 
 
+class UnreachableError(K12AIError):
+    """Nothing answered at an address: no server there, or the wrong host or port."""
+
+    def __init__(self, address: str, reason: str, setting: str) -> None:
+        super().__init__(f"nothing answers at {address} ({reason}); set {setting} to where it runs")
+        self.address = address
+        self.reason = reason
+
+
+class HTTPStatusError(K12AIError):
+    """An HTTP service (the REST gateway, Consul) answered with an error status.
+
+    ``code`` is the gRPC status code of the gateway's status body, when it sent one.
+    """
+
+    def __init__(self, url: str, status: int | None, message: str, code: int | None = None) -> None:
+        super().__init__(f"{url}: HTTP {status if status is not None else 'error'}: {message}")
+        self.url = url
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+def status_code(number: int) -> grpc.StatusCode:
+    """The gRPC status of a number from a JSON status body (``{"code": 16, ...}``)."""
+    return next((s for s in grpc.StatusCode if s.value[0] == number), grpc.StatusCode.UNKNOWN)
+
+
 def from_rpc_error(exc: grpc.RpcError) -> RPCError:
     status = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     details = exc.details() if hasattr(exc, "details") else str(exc)

@@ -60,3 +60,17 @@ class ProjectDir:
 
     def run_archive(self, job_id: str) -> Path:
         return self.run(job_id) / MODEL_ARCHIVE
+
+
+def server_owned(relative: Path) -> str | None:
+    """What a job's output at ``relative`` (a path inside a project's cache directory) would
+    overwrite of what training keeps there, in words; None when it overwrites nothing of it."""
+    name = relative.as_posix()
+    if name == ".":
+        return "the cache directory itself"
+    # The archive, and the temporary files it is written through (".model.tar.gz.<n>.tmp").
+    if name == MODEL_ARCHIVE or (name.startswith(f".{MODEL_ARCHIVE}.") and name.endswith(".tmp")):
+        return f"the trained model ({MODEL_ARCHIVE})"
+    if name == RUNS_DIR or name.startswith(f"{RUNS_DIR}/"):
+        return f"the models of earlier trainings ({RUNS_DIR}/)"
+    return None

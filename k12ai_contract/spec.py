@@ -7,12 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from k12ai_contract.data_access import DataAccess
 from k12ai_contract.jobs import JobKind
 from k12ai_contract.rundir import ProjectDir
 
 # service_params of evaluate/predict: the earlier training (its job id) whose model to use.
 # The server takes it out of the params a framework sees and hands it over as ``model_run``.
 MODEL_RUN_PARAM = "job_id"
+
+# service_params, and any JSON text inside them, nest at most this deep: configs are small
+# documents, and deeper nesting only serves to exhaust a parser's stack.
+MAX_PARAMS_DEPTH = 16
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +38,9 @@ class JobSpec:
     cpu_threads: int = 1
     # evaluate/predict: the training whose model to use; "" is the project's latest.
     model_run: str = ""
+    # The data roots, resolved: the worker opens inputs under these only (see data_access);
+    # none: no input file may be opened.
+    data_roots: tuple[Path, ...] = ()
 
     @property
     def op(self) -> str:
@@ -51,6 +59,11 @@ class JobSpec:
         """The project's model.tar.gz, the seed's path: a training makes its archive that one."""
         return ProjectDir(self.cache_dir).latest_archive
 
+    @property
+    def data_access(self) -> DataAccess:
+        """What this job may read: its user's share of the data roots (its cache directory included)."""
+        return DataAccess.of(self.data_roots, self.user)
+
     @classmethod
     def load(cls, path: Path) -> JobSpec:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -65,6 +78,7 @@ class JobSpec:
             events_path=Path(raw["events_path"]),
             cpu_threads=int(raw.get("cpu_threads", 1)),
             model_run=raw.get("model_run", ""),
+            data_roots=tuple(Path(p) for p in raw.get("data_roots", [])),
         )
 
     def dump(self, path: Path) -> None:
@@ -79,6 +93,7 @@ class JobSpec:
             "events_path": str(self.events_path),
             "cpu_threads": self.cpu_threads,
             "model_run": self.model_run,
+            "data_roots": [str(p) for p in self.data_roots],
         }
         # Written once, at admission; a crash mid-write must not leave half a spec.
         partial = path.with_suffix(".tmp")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 
@@ -10,12 +12,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platform_pb2_grpc
+from k12ai_server.api.boundary import UndecodableRequestInterceptor, guard_servicer
+from k12ai_server.api.closing import ServerClosing
 from k12ai_server.api.framework import FrameworkServicer
 from k12ai_server.api.platform import PlatformServicer
 from k12ai_server.config import ServerConfig
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.log import EventLog
 from k12ai_server.gateway import GatewayTls, RestGateway
+from k12ai_server.gateway.limits import HttpTimeouts
 from k12ai_server.jobs.gpus import GpuAllocator
 from k12ai_server.jobs.limits import JobLimits, cpu_share, default_per_user
 from k12ai_server.jobs.service import JobPaths, JobService
@@ -29,8 +34,9 @@ from k12ai_server.runners.local import LocalProcessRunner
 from k12ai_server.runs.retention import RetentionPolicy, RunRetention
 from k12ai_server.security.auth import Authenticator
 from k12ai_server.security.policy import load_tokens
-from k12ai_server.security.tls import bind
+from k12ai_server.security.tls import SERVER_OPTIONS, bind
 from k12ai_server.state.db import Database
+from k12ai_server.state.lock import StateDirLock
 from k12ai_server.state.watch import DatabaseWatch
 
 log = logging.getLogger(__name__)
@@ -38,10 +44,11 @@ log = logging.getLogger(__name__)
 # A request is a config (params are capped at 256 KiB); replies and event batches may be larger.
 MAX_RECEIVE_BYTES = 4 * 1024 * 1024
 MAX_SEND_BYTES = 16 * 1024 * 1024
-SERVICE_NAMES = (
-    framework_pb2.DESCRIPTOR.services_by_name["Framework"].full_name,
-    platform_pb2.DESCRIPTOR.services_by_name["Platform"].full_name,
+SERVICES = (
+    framework_pb2.DESCRIPTOR.services_by_name["Framework"],
+    platform_pb2.DESCRIPTOR.services_by_name["Platform"],
 )
+SERVICE_NAMES = tuple(service.full_name for service in SERVICES)
 
 
 class Server:
@@ -58,9 +65,13 @@ class Server:
         db: Database,
         watch: DatabaseWatch,
         gateway: RestGateway,
+        closing: ServerClosing,
+        lock: StateDirLock,
         consul: ConsulLink | None = None,
     ) -> None:
         self.config = config
+        self._closing = closing
+        self._lock = lock
         self.grpc_port = grpc_port
         self.gateway = gateway
         self.http_port = gateway.port
@@ -77,11 +88,31 @@ class Server:
     @classmethod
     async def start(cls, config: ServerConfig, *, runner: Runner | None = None) -> Server:
         auth = Authenticator(load_tokens(config))
+        # Before anything in the state directory is touched: one server per directory.
+        lock = StateDirLock.acquire(config.state_dir)
+        async with contextlib.AsyncExitStack() as undo:
+            # Whatever started is given back if a later step fails.
+            undo.callback(lock.release)
+            server = await cls._start(config, runner, auth, lock, undo)
+            undo.pop_all()
+        return server
+
+    @classmethod
+    async def _start(
+        cls,
+        config: ServerConfig,
+        runner: Runner | None,
+        auth: Authenticator,
+        lock: StateDirLock,
+        undo: contextlib.AsyncExitStack,
+    ) -> Server:
         # DatabaseCorruptError here: the server does not start on a damaged database.
         db = Database.open(config.state_dir)
+        undo.callback(db.close)
         events = EventLog(db, EventBus(queue_size=config.subscriber_queue_size))
         gpus = NvmlGpus()
         runner = runner or _make_runner(config)
+        undo.push_async_callback(runner.close)
         allocator = GpuAllocator(list(range(config.fake_gpus)) if config.fake_gpus else gpus.inventory())
         job_store = JobStore(db)
         metrics = ServerMetrics(jobs=job_store, gpus=allocator, events=events)
@@ -90,7 +121,9 @@ class Server:
             events=events,
             runner=runner,
             gpus=allocator,
-            paths=JobPaths(data_root=config.data_root, state_dir=config.state_dir),
+            paths=JobPaths(
+                data_root=config.data_root, state_dir=config.state_dir, data_roots=config.data_roots
+            ),
             limits=job_limits(config),
         )
         sampler = HostSampler(
@@ -98,25 +131,31 @@ class Server:
         )
         config.data_root.mkdir(parents=True, exist_ok=True)
         sampler.start()
+        undo.push_async_callback(sampler.close)
 
         grpc_server = grpc.aio.server(
-            interceptors=[metrics.interceptor],
+            interceptors=[metrics.interceptor, UndecodableRequestInterceptor()],
             options=[
+                *SERVER_OPTIONS,
                 ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
                 ("grpc.max_send_message_length", MAX_SEND_BYTES),
             ],
         )
+        closing = ServerClosing()
         framework = FrameworkServicer(
             jobs=jobs,
             events=events,
             auth=auth,
             data_roots=config.data_roots,
             heartbeat_s=config.heartbeat_s,
+            closing=closing,
             retention=RunRetention(
                 job_store, RetentionPolicy(keep_runs=config.keep_runs, keep_bytes=config.keep_runs_bytes)
             ),
         )
         platform = PlatformServicer(sampler=sampler, jobs=jobs, events=events, auth=auth)
+        for servicer, service in zip((framework, platform), SERVICES, strict=True):
+            guard_servicer(servicer, service)
         framework_pb2_grpc.add_FrameworkServicer_to_server(framework, grpc_server)
         platform_pb2_grpc.add_PlatformServicer_to_server(platform, grpc_server)
         # The REST gateway calls the same servicers in-process.
@@ -124,6 +163,9 @@ class Server:
             dict(zip(SERVICE_NAMES, (framework, platform), strict=True)),
             max_body_bytes=MAX_RECEIVE_BYTES,
             cors_origins=config.cors_origins,
+            timeouts=HttpTimeouts(
+                header_timeout_s=config.http_header_timeout_s, shutdown_timeout_s=config.shutdown_grace_s
+            ),
             metrics=metrics,
         )
         health_servicer = health.aio.HealthServicer()
@@ -133,15 +175,10 @@ class Server:
         )
         port = bind(grpc_server, config)
         await grpc_server.start()
-        try:
-            await gateway.start(config.host, config.http_port, tls=_gateway_tls(config))
-        except OSError:
-            # The REST port is taken (or not ours to bind): give back what started, then say so.
-            await grpc_server.stop(0)
-            await sampler.close()
-            await runner.close()
-            db.close()
-            raise
+        undo.push_async_callback(grpc_server.stop, 0)
+        # A taken REST port fails here, and the steps above are undone.
+        await gateway.start(config.host, config.http_port, tls=_gateway_tls(config))
+        undo.push_async_callback(gateway.stop)
         consul = None
         if config.consul.enabled:
             consul = await ConsulLink.start(
@@ -186,14 +223,20 @@ class Server:
             watch=watch,
             gateway=gateway,
             consul=consul,
+            closing=closing,
+            lock=lock,
         )
 
-    async def stop(self, grace_s: float = 2.0) -> None:
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop serving: open streams end at once, other calls get ``grace_s`` (the configured
+        ``shutdown_grace_s`` by default) to finish."""
+        grace_s = self.config.shutdown_grace_s if grace_s is None else grace_s
+        # Streams first: neither transport's stop would end a Watch that follows a live job.
+        self._closing.close()
         if self.consul is not None:
             # Out of the catalog first, so nobody is sent to a server that is going away.
             await self.consul.deregister()
-        await self.gateway.stop()
-        await self._grpc.stop(grace_s)
+        await asyncio.gather(self.gateway.stop(), self._grpc.stop(grace_s))
         await self._watch.close()
         await self.jobs.close()
         await self._sampler.close()
@@ -202,6 +245,7 @@ class Server:
             # After the jobs: their last events are mirrored before the link closes.
             await self.consul.close()
         self._db.close()
+        self._lock.release()
 
 
 def job_limits(config: ServerConfig) -> JobLimits:

@@ -15,6 +15,7 @@ from k12ai_server.app import Server
 from k12ai_server.config import ENV_PREFIX, DockerConfig, ServerConfig
 from k12ai_server.mirror.settings import add_consul_args, consul_config
 from k12ai_server.security import token_cli
+from k12ai_server.start_errors import StartRefusedError
 from k12ai_server.state.db import DatabaseCorruptError
 
 DEFAULTS = ServerConfig()
@@ -59,6 +60,18 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         help="pretend this host has N GPUs, to try the GPU queue without any (K12AI_FAKE_GPUS)",
     )
     p.add_argument("--stop-grace-s", type=float, default=float(_env("stop_grace_s", DEFAULTS.stop_grace_s)))
+    p.add_argument(
+        "--shutdown-grace-s",
+        type=float,
+        default=float(_env("shutdown_grace_s", DEFAULTS.shutdown_grace_s)),
+        help="on SIGTERM, how long calls in flight may take to finish (open streams end at once)",
+    )
+    p.add_argument(
+        "--http-header-timeout-s",
+        type=float,
+        default=float(_env("http_header_timeout_s", DEFAULTS.http_header_timeout_s)),
+        help="close a REST connection that has not sent a whole request's headers within this time",
+    )
     p.add_argument(
         "--max-running-jobs",
         type=int,
@@ -125,6 +138,8 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         docker=_docker_config(args),
         fake_gpus=args.fake_gpus,
         stop_grace_s=args.stop_grace_s,
+        shutdown_grace_s=args.shutdown_grace_s,
+        http_header_timeout_s=args.http_header_timeout_s,
         max_running_jobs=args.max_running_jobs,
         max_running_jobs_per_user=args.max_running_jobs_per_user,
         job_time_limit_s=args.job_time_limit_s,
@@ -193,5 +208,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(_serve(config))
-    except DatabaseCorruptError as exc:
-        sys.exit(f"k12ai-server: {exc}")
+    except (StartRefusedError, DatabaseCorruptError) as refused:
+        # The message says what is in the way; a traceback would only hide it.
+        sys.exit(f"k12ai-server: {refused}")

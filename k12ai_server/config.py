@@ -76,6 +76,12 @@ class ServerConfig:
     # the queue on a laptop and for CI; 0 uses the GPUs NVML finds.
     fake_gpus: int = 0
     stop_grace_s: float = 10.0
+    # On SIGTERM: how long calls in flight may take to finish before they are cancelled
+    # (open Watch streams are ended at once, telling the client where to resume).
+    shutdown_grace_s: float = 5.0
+    # A REST connection that has not sent a whole request's headers this long after opening
+    # (or after its previous response) is closed.
+    http_header_timeout_s: float = 20.0
     # Jobs running at once; more wait queued (each job is a process or container).
     max_running_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     # Jobs one user may run at once (more wait queued, others' jobs go first); 0 is all slots but one.

@@ -12,12 +12,12 @@ import traceback
 from pathlib import Path
 
 from k12ai_contract.codes import WorkerCode
-from k12ai_contract.errors import ConfigError, MissingArtefactError
+from k12ai_contract.errors import ConfigError, InputRefusedError, MissingArtefactError
 from k12ai_contract.events import EventType
 from k12ai_contract.jobs import JobKind, JobState
 from k12ai_contract.spec import JobSpec
 from k12ai_contract.worker import EXIT_BAD_INPUT
-from k12ai_worker import frameworks
+from k12ai_worker import frameworks, inputs
 from k12ai_worker.cpu_share import limit_threads, threads_report
 from k12ai_worker.events import EventWriter
 from k12ai_worker.model_runs import check_model
@@ -32,6 +32,7 @@ def run_job(spec: JobSpec) -> int:
     # Before numpy, scikit-learn or torch is imported: their thread pools size themselves on load.
     limit_threads(spec.cpu_threads)
     events = ResultRecorder(spec)
+    inputs.allow(spec.data_access)
     try:
         framework = frameworks.load(spec.service_name)
         framework.validate(spec.kind, spec.params)
@@ -40,7 +41,7 @@ def run_job(spec: JobSpec) -> int:
             check_model(spec)
         framework.run(spec, events)
         events.finish()
-    except (ConfigError, MissingArtefactError) as exc:
+    except (ConfigError, InputRefusedError, MissingArtefactError) as exc:
         events.emit(EventType.ERROR, {"code": exc.code, "descr": exc.code.descr, "message": str(exc)})
         return EXIT_BAD_INPUT
     except Exception as exc:

@@ -145,7 +145,7 @@ async def _produce(server: Any, count: int, rate: int, seconds: float, *, stalle
         "--expect",
         str(total),
         *(["--stalled"] if stalled else []),
-        *("--after-seq", str(server.events.store.last_seq())),
+        *("--after-seq", str(server.events.last_seq())),
         stdout=asyncio.subprocess.PIPE,
         limit=1 << 28,
     )
@@ -157,7 +157,7 @@ async def _produce(server: Any, count: int, rate: int, seconds: float, *, stalle
         delay = start + i / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        server.events.append(
+        await server.events.append(
             [
                 EventRecord(
                     type="metrics",

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import grpc
 import requests
-from benchkit import envoy, finished_job, k12ai
+from benchkit import finished_job, k12ai
+from envoy_front import running_envoy
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
 from k12ai_contract.rundir import ProjectDir
@@ -85,12 +86,12 @@ def main() -> None:
             for _ in range(args.mib):
                 file.write(os.urandom(CHUNK))
         size = archive.stat().st_size
-        with envoy(Path(tmp), grpc_port) as envoy_port:
+        with running_envoy(Path(tmp) / "envoy", grpc_port, log_level="error") as proxy:
             readers = {
                 "local disk (open/read)": disk_reader(archive),
                 "gRPC (DownloadArtefact stream)": grpc_reader(grpc_port, job_id),
                 "REST via the built-in gateway": rest_reader(http_port, job_id),
-                "REST via Envoy": rest_reader(envoy_port, job_id),
+                "REST via Envoy": rest_reader(proxy.port, job_id),
             }
             best = best_mib_s(readers, size, args.rounds)
     disk = best["local disk (open/read)"]

@@ -49,6 +49,7 @@ if str(ROOT) not in sys.path:
 from k12ai_contract.jobs import JobKind  # noqa: E402
 from k12ai_contract.spec import JobSpec  # noqa: E402
 from k12ai_contract.worker import gpu_environment  # noqa: E402
+from k12ai_worker import inputs  # noqa: E402
 from k12ai_worker.k12cv.config import read_train_config  # noqa: E402
 from k12ai_worker.k12cv.train import run_train  # noqa: E402
 
@@ -163,10 +164,11 @@ def run_k12cv(params: dict[str, Any], images: int, work: Path, util: Utilisation
     spec = JobSpec(
         job_id="bench", service_name="k12cv", kind=JobKind.TRAIN, user="bench",
         service_uuid="bench", params=params, cache_dir=work / "cache", events_path=work / "events",
-        cpu_threads=os.cpu_count() or 1,
+        cpu_threads=os.cpu_count() or 1, data_roots=(work,),
     )  # fmt: skip
-    # As a runner hands a job its GPUs (k12ai_contract.worker).
+    # As a runner hands a job its GPUs (k12ai_contract.worker), and its entry point its data roots.
     os.environ.update(gpu_environment([0] if params["trainer"]["cuda_device"] >= 0 else []))
+    inputs.allow(spec.data_access)
     run_train(spec, Sink())
     return Run(images * (len(clock.ends) - 1) / (clock.ends[-1] - clock.ends[0]), utilisation)
 

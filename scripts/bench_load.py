@@ -4,8 +4,9 @@
 Prints, from one run: how long the starts took to be answered (per call and all together),
 how long until every watcher saw its job end, how late each watcher got its JobEnd after the
 job ended (server clock), and the server's peak RSS (sampled every 100 ms).
-The test suite checks the same scenario for correctness (tests/security/test_robustness.py);
-this script measures it.
+The test suite checks the same scenario for correctness at a tenth of the scale
+(tests/security/test_robustness.py); this script measures it. All jobs are one user's, so the
+per-user cap is set to the slots (``--max-running-jobs-per-user``).
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-running-jobs", type=int, default=4)
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        slots = ("--max-running-jobs", str(args.max_running_jobs))
+        slots = (
+            *("--max-running-jobs", str(args.max_running_jobs)),
+            *("--max-running-jobs-per-user", str(args.max_running_jobs)),
+        )
         with k12ai_server_process(Path(tmp), *slots) as server:
             asyncio.run(run(server.target, server.pid, args.jobs, args.watchers))
 

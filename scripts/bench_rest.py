@@ -5,6 +5,10 @@
 2. REST through the built-in gateway (in-process dispatch to the servicer);
 3. REST through Envoy's gRPC-JSON transcoder (deploy/envoy.yaml) in front of the gRPC port.
 
+Then the gateway's JSON rendering of a Watch reply of 256 metrics events, in process: its
+``to_dict`` (whole numbers printed as integers, as protojson does) against ``json_format``
+alone (every Struct number printed as a double), interleaved.
+
 Sequential calls on one kept-alive connection each (http.client, a grpc channel), in
 interleaved rounds so that drift on a shared machine hits all three alike. The server and
 Envoy run in child processes.
@@ -21,9 +25,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
-from benchkit import envoy, finished_job, k12ai, pct, row
+from benchkit import finished_job, k12ai, pct, row
+from envoy_front import running_envoy
+from google.protobuf import json_format
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
+from k12ai_server.api.convert import event_message
+from k12ai_server.events.record import EventRecord
+from k12ai_server.gateway.transcode import dumps, to_dict
 
 
 def rest_caller(port: int, path: str) -> Callable[[], None]:
@@ -75,12 +84,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, k12ai(Path(tmp)) as (grpc_port, http_port):
         job_id = finished_job(http_port)
         path = f"/k12ai/framework/jobs/{job_id}"
-        with envoy(Path(tmp), grpc_port) as envoy_port:
+        with running_envoy(Path(tmp) / "envoy", grpc_port, log_level="error") as proxy:
             samples = measure(
                 {
                     "direct gRPC (GetJob)": grpc_caller(grpc_port, job_id),
                     "REST via the built-in gateway": rest_caller(http_port, path),
-                    "REST via Envoy": rest_caller(envoy_port, path),
+                    "REST via Envoy": rest_caller(proxy.port, path),
                 },
                 args.calls,
                 args.rounds,
@@ -94,6 +103,41 @@ def main() -> None:
         f"  built-in gateway / Envoy: p50 x{pct(gateway, 50) / pct(via_envoy, 50):.2f}, "
         f"p99 x{pct(gateway, 99) / pct(via_envoy, 99):.2f}"
     )
+    rendering = measure(render_callers(), args.calls // 10, args.rounds)
+    print("rendering a Watch reply of 256 metrics events to JSON, in process")
+    plain = pct(rendering["json_format alone (numbers as doubles)"], 50)
+    for name, values in rendering.items():
+        print(row(name, values, None if name.startswith("json_format") else plain))
+
+
+def render_callers() -> dict[str, Callable[[], None]]:
+    reply = framework_pb2.WatchResponse(events=[event_message(metrics_event(i)) for i in range(256)])
+
+    def plain() -> None:
+        dumps(
+            json_format.MessageToDict(
+                reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+            )
+        )
+
+    def gateway() -> None:
+        dumps(to_dict(reply))
+
+    return {
+        "json_format alone (numbers as doubles)": plain,
+        "gateway to_dict (whole numbers as ints)": gateway,
+    }
+
+
+def metrics_event(batch: int) -> EventRecord:
+    payload = {
+        "accuracy": 0.9123, "accuracy3": 0.9912, "loss": 0.2345, "phase": "train",
+        "epoch": 3, "batch": batch, "num_batches": 256, "progress": batch / 256,
+    }  # fmt: skip
+    return EventRecord(
+        type="metrics", tag="framework", op="train.start", user="test", service_uuid="123456",
+        payload=payload, job_id="0" * 32, seq=batch + 1,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

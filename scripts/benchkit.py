@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,8 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from k12ai_server.gateway.envoy_config import envoy_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_IRIS = json.loads((ROOT / "examples" / "k12ml" / "train_iris.json").read_text())
@@ -92,35 +88,6 @@ def k12ai(state: Path) -> Iterator[tuple[int, int]]:
         grpc_port = int(line.split("grpc=")[1].split()[0].rsplit(":", 1)[1])
         http_port = int(line.split("http=")[1].split()[0].rsplit(":", 1)[1])
         yield grpc_port, http_port
-
-
-@contextmanager
-def envoy(folder: Path, grpc_port: int) -> Iterator[int]:
-    binary = shutil.which("envoy") or str(Path(sys.executable).parent / "envoy")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    config = folder / "envoy.json"
-    config.write_text(json.dumps(envoy_config(listen_port=port, grpc_port=grpc_port)))
-    proc = subprocess.Popen(
-        [binary, "--disable-hot-restart", "--log-level", "error", "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("envoy did not start") from None
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def finished_job(http_port: int) -> str:

@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:
 from k12ai_contract.jobs import JobKind  # noqa: E402
 from k12ai_contract.spec import JobSpec  # noqa: E402
 from k12ai_contract.worker import gpu_environment  # noqa: E402
+from k12ai_worker import inputs  # noqa: E402
 from k12ai_worker.k12nlp.train import run_train  # noqa: E402
 
 GLOVE_FILES = {"full": "glove.6B.50d.txt.gz", "sst-vocab": "glove.6B.50d.sst-vocab.txt.gz"}
@@ -108,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
             cache_dir=Path(tmp),
             events_path=Path(tmp) / "events.jsonl",
             cpu_threads=os.cpu_count() or 1,
+            data_roots=(args.data_dir.resolve(), Path(tmp)),
         )
-        # As a runner hands a job its GPUs (k12ai_contract.worker).
+        # As a runner hands a job its GPUs (k12ai_contract.worker), and its entry point its data roots.
         os.environ.update(gpu_environment([] if args.gpu is None else [args.gpu]))
+        inputs.allow(spec.data_access)
         print(f"batch size {args.batch_size}, up to {args.epochs} epochs, GloVe {args.glove}", flush=True)
         run_train(spec, printer)
     if printer.epochs:

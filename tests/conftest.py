@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -69,6 +70,7 @@ class ServerProcess:
 
     proc: subprocess.Popen[str]
     grpc_port: int
+    http_port: int
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -91,11 +93,11 @@ def start_server_process(tmp_path: Path, *extra: str, env: Mapping[str, str] | N
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    match = re.search(r"grpc=[^ ]+:(\d+)", line)
+    match = re.search(r"grpc=[^ ]+:(\d+) http=[^ ]+:(\d+)", line)
     if not match:
         proc.kill()
         raise RuntimeError(f"server did not start: {line!r}")
-    return ServerProcess(proc, int(match.group(1)))
+    return ServerProcess(proc, int(match.group(1)), int(match.group(2)))
 
 
 @pytest.fixture
@@ -110,6 +112,14 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for sp in started:
         sp.stop()
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port nothing listens on, held so that nothing else takes it meanwhile."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
 @pytest.fixture

@@ -101,7 +101,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     data.set_defaults(handler=_data)
 
 
-def _data(_: object, args: argparse.Namespace) -> int:
+def _data(_client: object, args: argparse.Namespace, _console: object) -> int:
     root = args.data_root.expanduser().absolute()
     written = write_examples_data(root, force=args.force)
     for path in written:

@@ -12,18 +12,20 @@ import grpc
 from google.api import httpbody_pb2  # type: ignore[import-untyped]
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
+from k12ai_contract.data_access import DataAccess
 from k12ai_contract.errors import ConfigError
 from k12ai_contract.jobs import JobKind, JobState
 from k12ai_contract.spec import MODEL_RUN_PARAM, split_model_run
 from k12ai_server.api import replies
+from k12ai_server.api.closing import ServerClosedError, ServerClosing
 from k12ai_server.api.convert import EventMessages, job_message
 from k12ai_server.api.data_paths import rooted_inputs
 from k12ai_server.api.model_choice import check_model_choice
 from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import (
     SeedRequest,
+    check_input_path,
     check_output_file,
-    check_under_roots,
     params_dict,
     require,
     require_caller,
@@ -58,9 +60,11 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         auth: Authenticator,
         data_roots: Sequence[Path],
         heartbeat_s: float,
+        closing: ServerClosing,
         retention: RunRetention,
     ) -> None:
         self._jobs = jobs
+        self._closing = closing
         self._retention = retention
         self._auth = auth
         self._events = events
@@ -90,7 +94,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         reply: Callable[..., Reply],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> Reply:
-        principal = await self._auth.principal(context)
+        principal = await self._auth.principal(context, f"Framework.{kind.value.capitalize()}")
         try:
             require(request, "op", "user", "service_name", "service_uuid")
             require_caller(principal, request.user)
@@ -131,8 +135,9 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         # A relative data path is read under the data root, where a client finds its data.
         params = rooted_inputs(params, framework.input_paths(kind, framework_params), self._data_roots[0])
         framework_params, _ = split_model_run(ident.kind, params)
+        access = DataAccess.of(self._data_roots, ident.user)
         inputs = [
-            InputPath(key, path, str(check_under_roots(key, path, self._data_roots)))
+            InputPath(key, path, str(check_input_path(key, path, access)))
             for key, path in framework.input_paths(kind, framework_params)
         ]
         cache_dir = self._jobs.cache_dir(ident)
@@ -163,12 +168,14 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             job = await self._jobs.stop(ident)
         except JobNotFoundError as exc:
             raise ApiError(replies.JOB_NOT_FOUND, f"{op}: {exc}") from None
+        except IntakeStoppedError as exc:
+            raise ApiError(replies.UNAVAILABLE, str(exc)) from None
         return replies.SUCCESS, f"{op}: stopping job {job.job_id}", job.job_id
 
     async def Watch(  # noqa: N802
         self, request: framework_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[framework_pb2.WatchResponse]:
-        principal = await self._auth.principal(context)
+        principal = await self._auth.principal(context, "Framework.Watch")
         user = request.user
         if request.job_id:
             await self._owned_job(request.job_id, principal, context)
@@ -184,8 +191,18 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             after_seq=request.after_seq,
             heartbeat_s=self._heartbeat_s,
         )
-        async for item in self._events.follow(watch, self._terminal_state):
-            yield self._watch_response(item)
+        last_seq = request.after_seq
+        batches = self._events.follow(watch, self._terminal_state)
+        try:
+            async for item in self._closing.until_closed(batches):
+                if item.events:
+                    last_seq = item.events[-1].seq
+                yield self._watch_response(item)
+        except ServerClosedError:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"the server is shutting down; watch again with after_seq={last_seq} to resume",
+            )
 
     async def _owned_job(
         self, job_id: str, principal: Principal, context: grpc.aio.ServicerContext[Any, Any]
@@ -216,13 +233,15 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
     async def GetJob(  # noqa: N802
         self, request: framework_pb2.GetJobRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> framework_pb2.GetJobResponse:
-        job = await self._owned_job(request.job_id, await self._auth.principal(context), context)
+        principal = await self._auth.principal(context, "Framework.GetJob")
+        job = await self._owned_job(request.job_id, principal, context)
         return framework_pb2.GetJobResponse(job=self._job_message(job))
 
     async def DownloadArtefact(  # noqa: N802
         self, request: framework_pb2.DownloadArtefactRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
-        job = await self._owned_job(request.job_id, await self._auth.principal(context), context)
+        principal = await self._auth.principal(context, "Framework.DownloadArtefact")
+        job = await self._owned_job(request.job_id, principal, context)
         try:
             artefact = await asyncio.to_thread(job_artefact, job)
         except ArtefactNotFoundError as exc:
@@ -246,7 +265,7 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             valid = ", ".join(s.value for s in JobState)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"states: expected some of {valid}")
             raise
-        principal = await self._auth.principal(context)
+        principal = await self._auth.principal(context, "Framework.ListJobs")
         if not principal.may_act_as(request.user or principal.user):
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED, f"may not list jobs of user {request.user!r}"

@@ -15,14 +15,14 @@ from k12ai_contract.rundir import MODEL_ARCHIVE, ProjectDir
 from k12ai_contract.spec import MODEL_RUN_PARAM
 from k12ai_server.api import replies
 from k12ai_server.api.replies import ApiError
-from k12ai_server.api.requests import IDENTIFIER
+from k12ai_server.security.identifiers import is_identifier
 
 
 async def check_model_choice(cache_dir: Path, framework: str, model_run: object) -> None:
     project = ProjectDir(cache_dir)
     if model_run == "":
         archive = project.latest_archive
-    elif isinstance(model_run, str) and IDENTIFIER.fullmatch(model_run) and ".." not in model_run:
+    elif isinstance(model_run, str) and is_identifier(model_run):
         archive = project.run_archive(model_run)
     else:
         raise ApiError(

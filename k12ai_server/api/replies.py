@@ -29,7 +29,6 @@ DESCR: dict[int, str] = {
     MISSING_FIELD: "missing mandatory field",
     UNKNOWN_OP: "unknown op",
     UNKNOWN_SERVICE: "unknown service",
-    PATH_OUTSIDE_DATA_ROOT: "path outside the data roots",
     INVALID_IDENTIFIER: "invalid identifier",
     JOB_ALREADY_RUNNING: "task service already running",
     JOB_NOT_FOUND: "task service not found",

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from google.protobuf import json_format, struct_pb2
 
+from k12ai_contract.data_access import DataAccess
 from k12ai_contract.json_numbers import whole_numbers_as_ints
+from k12ai_contract.rundir import server_owned
+from k12ai_contract.spec import MAX_PARAMS_DEPTH
 from k12ai_server.api import replies
 from k12ai_server.api.replies import ApiError
+from k12ai_server.security import identifiers
+from k12ai_server.security.identifiers import is_identifier
 from k12ai_server.security.tokens import Principal
-
-# These strings become container names, directory names and Consul keys.
-IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class SeedRequest(Protocol):
@@ -41,11 +42,8 @@ def require(request: SeedRequest, *fields: str) -> None:
             raise ApiError(replies.MISSING_FIELD, f"missing mandatory field '{name}'")
     for name in ("user", "service_uuid", "service_name"):
         value = getattr(request, name)
-        if value and (not IDENTIFIER.fullmatch(value) or ".." in value):
-            raise ApiError(
-                replies.INVALID_IDENTIFIER,
-                f"{name} {value!r} must match {IDENTIFIER.pattern} and not contain '..'",
-            )
+        if value and not is_identifier(value):
+            raise ApiError(replies.INVALID_IDENTIFIER, f"{name} {value!r} {identifiers.RULE}")
 
 
 def require_caller(principal: Principal, user: str) -> None:
@@ -63,7 +61,6 @@ def require_op(request: SeedRequest, allowed: Sequence[str], endpoint: str) -> s
 
 
 # Configs are small documents; these bound what a request can make the server hold.
-MAX_PARAMS_DEPTH = 16
 MAX_PARAMS_BYTES = 256 * 1024
 
 
@@ -110,20 +107,28 @@ def _check_depth(value: Any, path: str, depth: int) -> None:
         _check_depth(child, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]", depth + 1)
 
 
-def check_under_roots(key: str, path: str, roots: Sequence[Path]) -> Path:
-    """The resolved path (symlinks followed), which must lie under one of the roots."""
+def check_input_path(key: str, path: str, access: DataAccess) -> Path:
+    """The resolved path (symlinks followed), which must be one ``access`` lets its user read.
+
+    The worker checks again what it really opens (k12ai_worker.inputs): this check answers
+    the caller at once, that one holds when the path changed in between.
+    """
+    _check_path_text(key, path)
     if not Path(path).is_absolute():
         raise ApiError(
             replies.PATH_OUTSIDE_DATA_ROOT, f"service_params.{key}: {path!r} is not an absolute path"
         )
     resolved = Path(os.path.realpath(path))
-    if not any(resolved.is_relative_to(root) for root in roots):
-        shown = ", ".join(str(r) for r in roots)
-        raise ApiError(
-            replies.PATH_OUTSIDE_DATA_ROOT,
-            f"service_params.{key}: {path!r} is outside the data roots ({shown})",
-        )
+    refusal = access.refusal(resolved)
+    if refusal is not None:
+        raise ApiError(replies.PATH_OUTSIDE_DATA_ROOT, f"service_params.{key}: {path!r} {refusal}")
     return resolved
+
+
+def _check_path_text(key: str, path: str) -> None:
+    # The OS takes no NUL inside a path: it would end the name where the caller did not.
+    if "\0" in path:
+        raise ApiError(replies.INVALID_PARAMS, f"service_params.{key}: a path cannot contain a NUL character")
 
 
 def check_output_file(params: dict[str, Any], cache_dir: Path) -> None:
@@ -133,9 +138,18 @@ def check_output_file(params: dict[str, Any], cache_dir: Path) -> None:
         return  # the seed's templates send "" for "no output file"
     if not isinstance(output, str):
         raise ApiError(replies.INVALID_PARAMS, "service_params.output_file: expected a file name")
+    _check_path_text("output_file", output)
+    real_cache = Path(os.path.realpath(cache_dir))
     resolved = Path(os.path.realpath(cache_dir / output))
-    if not resolved.is_relative_to(os.path.realpath(cache_dir)):
+    if not resolved.is_relative_to(real_cache):
         raise ApiError(
             replies.PATH_OUTSIDE_DATA_ROOT,
             f"service_params.output_file: {output!r} must stay inside the cache directory {cache_dir}",
+        )
+    owned = server_owned(resolved.relative_to(real_cache))
+    if owned is not None:
+        raise ApiError(
+            replies.INVALID_PARAMS,
+            f"service_params.output_file: {output!r} would overwrite {owned}, which the server keeps "
+            "in the cache directory; choose another name",
         )

@@ -80,6 +80,11 @@ class GatewayContext:
     def trailing_metadata(self) -> Metadata:
         return self.trailing
 
+    @property
+    def deadline(self) -> float | None:
+        """When the call must be over (``time.monotonic()``), from ``Grpc-Timeout``; None: never."""
+        return self._deadline
+
     def time_remaining(self) -> float | None:
         return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
 

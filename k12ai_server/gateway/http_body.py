@@ -19,6 +19,7 @@ from google.protobuf import message
 
 from k12ai_server.gateway.context import Metadata
 from k12ai_server.gateway.headers import response_headers
+from k12ai_server.gateway.limits import DeadlineExceededError, deadline_of
 from k12ai_server.gateway.routes import Route
 from k12ai_server.gateway.status import GatewayError
 from k12ai_server.gateway.streaming import next_reply
@@ -40,21 +41,26 @@ async def download_reply(
     replies: AsyncGenerator[message.Message, None],
     error_response: Callable[[GatewayError], web.Response],
     initial_metadata: Callable[[], Metadata],
+    *,
+    deadline: float | None = None,
 ) -> web.StreamResponse:
     try:
-        reply = await next_reply(replies)
-    except GatewayError as error:
+        async with deadline_of(deadline):
+            reply = await next_reply(replies)
+    except (GatewayError, DeadlineExceededError) as failure:
         await replies.aclose()
-        return error_response(error)
+        return error_response(failure.error if isinstance(failure, DeadlineExceededError) else failure)
     response = web.StreamResponse(headers=_headers(initial_metadata()))
     response.content_type = getattr(reply, "content_type", "") or DEFAULT_TYPE
     response.enable_chunked_encoding()
     await response.prepare(request)
     try:
-        while reply is not None:
-            await response.write(reply.data)  # type: ignore[attr-defined]
-            reply = await next_reply(replies)
-    except GatewayError as error:
+        async with deadline_of(deadline):
+            while reply is not None:
+                await response.write(reply.data)  # type: ignore[attr-defined]
+                reply = await next_reply(replies)
+    except (GatewayError, DeadlineExceededError) as failure:
+        error = failure.error if isinstance(failure, DeadlineExceededError) else failure
         log.warning("download %s cut off: %s", request.path, error.body())
         if request.transport is not None:
             request.transport.abort()

@@ -24,6 +24,7 @@ from k12ai_server.gateway.call_metrics import METRICS_PATH, GatewayMetrics, inst
 from k12ai_server.gateway.context import AbortedCall, GatewayContext
 from k12ai_server.gateway.cors import CorsPolicy
 from k12ai_server.gateway.http_body import download_reply, returns_http_body
+from k12ai_server.gateway.limits import DEFAULT_TIMEOUTS, DeadlineExceededError, HttpTimeouts, deadline_of
 from k12ai_server.gateway.openapi import openapi_document
 from k12ai_server.gateway.resume import K12AI_RESUMABLE, SseResume, event_id
 from k12ai_server.gateway.routes import MethodNotAllowedError, Route, RouteNotFoundError, load_routes
@@ -64,7 +65,7 @@ class RestGateway:
         descriptor_set: bytes | None = None,
         pool: descriptor_pool.DescriptorPool | None = None,
         cors_origins: Sequence[str] = (),
-        resumable: Mapping[str, SseResume] = K12AI_RESUMABLE,
+        timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
         metrics: GatewayMetrics | None = None,
     ) -> None:
         """``servicers``: each served service's servicer object, by full name (``k12ai.v1.Framework``).
@@ -72,6 +73,7 @@ class RestGateway:
         ``descriptor_set`` and ``pool`` default to k12ai's committed descriptor set and the
         generated modules' pool.
         """
+        self._timeouts = timeouts
         self.routes = load_routes(servicers, descriptor_set=descriptor_set, pool=pool)
         self._handlers: dict[str, Callable[..., Any]] = {
             route.method.full_name: getattr(servicers[route.service], route.method.name)
@@ -83,7 +85,7 @@ class RestGateway:
         self._openapi = dumps(openapi_document(self.routes))
         self._max_body_bytes = max_body_bytes
         self._cors = CorsPolicy(cors_origins)
-        self._resumable = resumable
+        self._resumable: Mapping[str, SseResume] = K12AI_RESUMABLE
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -94,7 +96,9 @@ class RestGateway:
         if self._cors:
             app.on_response_prepare.append(self._cors.on_response_prepare)
         # handler_cancellation: a client that hangs up cancels its call, streams included.
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, **self._timeouts.runner_args()
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=tls.context() if tls else None)
         await site.start()
@@ -138,8 +142,6 @@ class RestGateway:
             call = await self._prepare(request, route, path_values)
         except GatewayError as error:
             return error_response(error)
-        if returns_http_body(route):
-            return await self._download(request, route, *call)
         if route.server_streaming:
             return await self._stream(request, route, *call)
         return await self._unary(route, *call)
@@ -164,8 +166,11 @@ class RestGateway:
 
     async def _unary(self, route: Route, proto: message.Message, context: GatewayContext) -> web.Response:
         try:
-            reply = await self._handlers[route.method.full_name](proto, context)
+            async with deadline_of(context.deadline):
+                reply = await self._handlers[route.method.full_name](proto, context)
         except AbortedCall as exc:
+            return error_response(exc.error, context)
+        except DeadlineExceededError as exc:
             return error_response(exc.error, context)
         except Exception:
             log.exception("%s failed", route.method.full_name)
@@ -184,6 +189,14 @@ class RestGateway:
     ) -> web.StreamResponse:
         replies = self._handlers[route.method.full_name](proto, context)
         try:
+            if returns_http_body(route):
+                return await download_reply(
+                    request,
+                    replies,
+                    lambda error: error_response(error, context),
+                    lambda: context.initial_metadata,
+                    deadline=context.deadline,
+                )
             return await stream_reply(
                 request,
                 replies,
@@ -192,20 +205,7 @@ class RestGateway:
                 # Read once the first message is in: the servicer may have sent metadata by then.
                 lambda: http_headers.response_headers(context.initial_metadata, ()),
                 lambda reply: event_id(self._resumable.get(route.method.full_name), reply),
-            )
-        finally:
-            context.cancel()
-
-    async def _download(
-        self, request: web.BaseRequest, route: Route, proto: message.Message, context: GatewayContext
-    ) -> web.StreamResponse:
-        replies = self._handlers[route.method.full_name](proto, context)
-        try:
-            return await download_reply(
-                request,
-                replies,
-                lambda error: error_response(error, context),
-                lambda: context.initial_metadata,
+                deadline=context.deadline,
             )
         finally:
             context.cancel()

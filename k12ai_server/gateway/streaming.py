@@ -5,7 +5,8 @@ Newline-delimited JSON, as grpc-gateway writes it: ``{"result": <message>}`` per
 ``Accept: text/event-stream`` the same objects go out as server-sent events (``data: ...``
 and, for the failure, ``event: error``), so a browser ``EventSource`` can follow a job.
 
-A stream that fails before its first message is answered like a unary call (the error's
+``Grpc-Timeout`` bounds the stream: at its deadline the stream ends with DEADLINE_EXCEEDED as
+its last line. A stream that fails before its first message is answered like a unary call (the error's
 HTTP status, the status body), as both reference transcoders do for a trailers-only reply.
 When the client goes away, the handler is cancelled (``handler_cancellation``) and the
 servicer's generator is closed, which ends the server side of the stream.
@@ -22,6 +23,7 @@ from aiohttp import web
 from google.protobuf import message
 
 from k12ai_server.gateway.context import AbortedCall
+from k12ai_server.gateway.limits import DeadlineExceededError, deadline_of
 from k12ai_server.gateway.status import GatewayError
 from k12ai_server.gateway.transcode import dumps
 
@@ -59,13 +61,16 @@ async def stream_reply(
     error_response: Callable[[GatewayError], web.Response],
     headers: Callable[[], Mapping[str, str]],
     event_id: Callable[[message.Message], str | None],
+    *,
+    deadline: float | None = None,
 ) -> web.StreamResponse:
     frames = _Frames(wants_event_stream(request.headers.get("Accept", "")))
     try:
-        first = await next_reply(replies)
-    except GatewayError as error:
+        async with deadline_of(deadline):
+            first = await next_reply(replies)
+    except (GatewayError, DeadlineExceededError) as failure:
         await replies.aclose()
-        return error_response(error)
+        return error_response(failure.error if isinstance(failure, DeadlineExceededError) else failure)
     response = web.StreamResponse(
         headers={**headers(), "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
@@ -73,12 +78,15 @@ async def stream_reply(
     response.enable_chunked_encoding()
     await response.prepare(request)
     try:
-        reply = first
-        while reply is not None:
-            await response.write(frames.result(render(reply), event_id(reply)))
-            reply = await next_reply(replies)
+        async with deadline_of(deadline):
+            reply = first
+            while reply is not None:
+                await response.write(frames.result(render(reply), event_id(reply)))
+                reply = await next_reply(replies)
     except GatewayError as error:
         await response.write(frames.error(error))
+    except DeadlineExceededError as exceeded:
+        await response.write(frames.error(exceeded.error))
     finally:
         await replies.aclose()
     await response.write_eof()

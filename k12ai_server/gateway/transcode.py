@@ -4,7 +4,8 @@ Requests: the body (``body: "*"`` or ``body: "<field>"``), then path variables, 
 parameters for the fields neither binds (proto or JSON names, dotted paths, a key repeated
 for a repeated field). Unknown body fields and unknown query parameters are ignored, as
 grpc-gateway does. Replies: proto field names, fields without presence always printed,
-int64 as strings, enums by name.
+int64 as strings, enums by name, and a whole double (every number in a ``Struct`` is one)
+without a fraction, as protojson and Envoy print it: ``"epoch": 1``, not ``1.0``.
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import grpc
 from google.protobuf import descriptor, json_format, message
 
+from k12ai_contract.json_numbers import whole_numbers_as_ints_in_place
 from k12ai_server.gateway.routes import Route
 from k12ai_server.gateway.status import GatewayError
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# Integers with fewer digits than the largest double (about 1.8e308) are always in its range.
+_DOUBLE_MAX_DIGITS = 308
 _INTEGER_TYPES = frozenset(
     {
         descriptor.FieldDescriptor.CPPTYPE_INT32,
@@ -77,9 +82,11 @@ def render(route: Route, reply: message.Message) -> dict[str, Any]:
 
 
 def to_dict(reply: message.Message) -> dict[str, Any]:
-    return json_format.MessageToDict(
+    document = json_format.MessageToDict(
         reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    whole_numbers_as_ints_in_place(document)
+    return document
 
 
 def dumps(document: Any) -> bytes:
@@ -92,7 +99,11 @@ def _merge_body(request: message.Message, body_field: str, body: bytes) -> None:
         return  # grpc-gateway takes an empty body as an empty message.
     try:
         document = json.loads(
-            body, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite_float
+            body,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            parse_int=_double_range_int,
         )
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and the hooks' refusals
         raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid JSON body: {exc}") from None
@@ -130,6 +141,13 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text} is out of the range of a double")
     return value
+
+
+def _double_range_int(text: str) -> int:
+    # protojson reads every JSON number as a double first; one past a double's range is an error.
+    if len(text) > _DOUBLE_MAX_DIGITS and abs(int(text)) > sys.float_info.max:
+        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits is out of the range of a double")
+    return int(text)
 
 
 def _merge_query(

@@ -107,8 +107,8 @@ class EventIngest:
                     )
                 chunk = await asyncio.to_thread(_parse_chunk, feed.job, data, start, feed.offset)
                 progressed = chunk.end > feed.offset
-                if progressed:
-                    await self._store(feed, chunk)
+                if progressed and not await self._store(feed, chunk):
+                    continue  # another feeder stored this part: go on from where it got
                 if chunk.invalid:
                     self._fail(feed, f"the worker wrote an invalid event: {chunk.invalid}")
                 if not progressed:
@@ -138,7 +138,8 @@ class EventIngest:
             feed = self._feeds[job_id] = _Feed(job, job.events_offset)
         return feed
 
-    async def _store(self, feed: _Feed, chunk: _Chunk) -> None:
+    async def _store(self, feed: _Feed, chunk: _Chunk) -> bool:
+        """Store the chunk; False if the stored offset had moved (the feed now has the new one)."""
         job_id = feed.job.job_id
         offset = JobStore.ingested(job_id, before=feed.offset, after=chunk.end, running_at=chunk.running_at)
         try:
@@ -150,9 +151,10 @@ class EventIngest:
                 self.forget(job_id)
                 raise JobNotIngestingError(f"job {job_id} ended; it takes no more events") from None
             feed.offset = current.events_offset
-            return
+            return False
         feed.offset = chunk.end
         feed.last_error = chunk.last_error or feed.last_error
+        return True
 
     def _fail(self, feed: _Feed, reason: str) -> None:
         log.error("job %s: %s", feed.job.job_id, reason)

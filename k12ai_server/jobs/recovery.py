@@ -79,6 +79,8 @@ class JobRecovery:
         self, job_id: str, worker: FoundWorker, known: set[str], plan: RecoveryPlan
     ) -> None:
         if job_id in known:
+            if not worker.running:
+                return  # an ended job's container, kept for inspection
             job, live = self._store.get(job_id), False
         else:
             job, live = await self._rebuild(job_id, worker)

@@ -54,6 +54,8 @@ class AdmissionFailedError(Exception):
 class JobPaths:
     data_root: Path
     state_dir: Path
+    # Where a job may read inputs (resolved); the worker holds its opens to them.
+    data_roots: tuple[Path, ...] = ()
 
     @property
     def runs_root(self) -> Path:
@@ -125,10 +127,7 @@ class JobService:
     ) -> Job:
         """Admit a job (JobAlreadyLiveError if its identity has one); it runs once a slot and GPUs free up."""
         await self._recovered.wait()
-        if self._db.lost:
-            raise IntakeStoppedError(
-                f"the server takes no new jobs: its state database is lost ({self._db.lost})"
-            )
+        self._refuse_if_lost()
         job_id = uuid.uuid4().hex
         job = Job(
             job_id=job_id,
@@ -160,6 +159,9 @@ class JobService:
         return job
 
     async def stop_job(self, job: Job) -> None:
+        """Stop a live job; IntakeStoppedError while the state database is lost (its end is not kept)."""
+        await self._recovered.wait()
+        self._refuse_if_lost()
         if self._admission.dequeue(job.job_id):
             await self._end_queued(job, "stopped while queued")
             return
@@ -202,6 +204,13 @@ class JobService:
 
     # -- inside
 
+    def _refuse_if_lost(self) -> None:
+        if self._db.lost:
+            raise IntakeStoppedError(
+                f"the server takes no new jobs and stops none: its state database is lost ({self._db.lost}); "
+                "it does again once restarted"
+            )
+
     def _prepare(self, job: Job) -> None:
         job.run_dir.mkdir(parents=True, exist_ok=True)
         job.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -217,6 +226,7 @@ class JobService:
             events_path=job.events_path,
             cpu_threads=self._limits.cpu_threads,
             model_run=model_run,
+            data_roots=self._paths.data_roots,
         ).dump(job.spec_path)
 
     async def _admit(self, job: Job) -> None:

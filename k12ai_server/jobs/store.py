@@ -78,8 +78,17 @@ class JobStore:
         return _job(row) if row else None
 
     def find_by_prefix(self, prefix: str) -> list[Job]:
+        """Jobs whose id or runner ref starts with ``prefix``, compared character for character.
+
+        No LIKE: its ``%`` and ``_`` would make an id a pattern, and its case-insensitivity
+        would let answers to guesses spell out other users' ids.
+        """
+        if not prefix:
+            return []
+        length = len(prefix)
         rows = self._reader.execute(
-            "SELECT * FROM jobs WHERE job_id LIKE ? || '%' OR runner_ref LIKE ? || '%'", (prefix, prefix)
+            "SELECT * FROM jobs WHERE substr(job_id, 1, ?) = ? OR substr(runner_ref, 1, ?) = ?",
+            (length, prefix, length, prefix),
         ).fetchall()
         return [_job(row) for row in rows]
 

@@ -75,6 +75,8 @@ class JobSupervisor:
         self._stop_request: Outcome | None = None
         self._stop_requested = asyncio.Event()
         self._invalid_events = False
+        # When the wall-clock limit starts counting: the launch, or (adopted) the worker's `running`.
+        self._started_ms = job.started_at or now_ms()
 
     @property
     def job_id(self) -> str:
@@ -114,6 +116,7 @@ class JobSupervisor:
 
     async def _launch(self, devices: tuple[int, ...]) -> Outcome:
         job = self._job = replace(self._job, state=JobState.STARTING, devices=devices)
+        self._started_ms = now_ms()
         await self._events.append(
             [status_event(job, JobState.STARTING, devices=list(devices))],
             alongside=JobStore.updating(job.job_id, state=JobState.STARTING, devices=devices),
@@ -176,8 +179,7 @@ class JobSupervisor:
         """Seconds left before the wall-clock limit (inf without one)."""
         if not self._settings.time_limit_s:
             return float("inf")
-        started_ms = self._job.started_at or self._job.created_at
-        return self._settings.time_limit_s - (now_ms() - started_ms) / 1000
+        return self._settings.time_limit_s - (now_ms() - self._started_ms) / 1000
 
     def _outcome(self, status: ExitStatus) -> Outcome:
         request = self._stop_request

@@ -43,6 +43,8 @@ class FoundWorker:
     ref: str
     # The GPUs it was handed, where the runner can tell.
     devices: tuple[int, ...] = ()
+    # False for a container that ended but is not removed yet: it still holds the exit status.
+    running: bool = True
 
 
 class RunHandle(Protocol):

@@ -115,7 +115,8 @@ class DockerRunner:
             # Another server's (another state directory's) containers are not ours to touch.
             if job_id and (runs_root / job_id).is_dir():
                 devices = tuple(int(d) for d in labels.get(LABEL_DEVICES, "").split(",") if d.isdigit())
-                found[job_id] = FoundWorker(ref=str(summary["Id"]), devices=devices)
+                running = summary.get("State") in ALIVE_STATES
+                found[job_id] = FoundWorker(ref=str(summary["Id"]), devices=devices, running=running)
         return found
 
     async def adopt(self, job: Job, found: FoundWorker) -> RunHandle | None:

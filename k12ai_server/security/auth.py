@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 
+from k12ai_server.security import audit
 from k12ai_server.security.tokens import OPEN, Principal, TokenStore
 
 UNAUTHENTICATED_MESSAGE = "missing or invalid bearer token (metadata 'authorization: Bearer <token>')"
@@ -25,11 +26,14 @@ class Authenticator:
         """No tokens configured: the embedded default, allowed on loopback only."""
         return not self._tokens
 
-    async def principal(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+    async def principal(self, context: grpc.aio.ServicerContext[Any, Any], rpc: str) -> Principal:
+        """The caller of ``rpc`` (its name, for the audit line of a refusal)."""
         if self.open:
             return OPEN
-        principal = self._tokens.authenticate(bearer_token(context.invocation_metadata()) or "")
+        token = bearer_token(context.invocation_metadata())
+        principal = self._tokens.authenticate(token) if token else None
         if principal is None:
+            audit.unauthenticated(context.peer(), rpc, "unknown bearer token" if token else "no bearer token")
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
         assert principal is not None
         return principal

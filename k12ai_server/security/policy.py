@@ -7,18 +7,22 @@ import logging
 
 from k12ai_server.config import ServerConfig
 from k12ai_server.security.tokens import TokenStore
+from k12ai_server.start_errors import StartRefusedError
 
 log = logging.getLogger(__name__)
 
 
-class InsecureConfigError(Exception):
+class InsecureConfigError(StartRefusedError):
     pass
 
 
 def load_tokens(config: ServerConfig) -> TokenStore:
     """The tokens, or an empty store (open) if none: allowed on loopback or with allow_open."""
     if config.tokens_file is not None:
-        tokens = TokenStore.load(config.tokens_file)
+        try:
+            tokens = TokenStore.load(config.tokens_file)
+        except ValueError as exc:  # JSONDecodeError included
+            raise InsecureConfigError(f"tokens file {config.tokens_file}: {exc}") from None
         if tokens:
             return tokens
         raise InsecureConfigError(f"{config.tokens_file} holds no tokens")

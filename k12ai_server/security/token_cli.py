@@ -7,6 +7,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from k12ai_server.security import identifiers
+from k12ai_server.security.identifiers import is_identifier
 from k12ai_server.security.tokens import hash_token, new_token
 
 
@@ -18,6 +20,9 @@ def main(argv: Sequence[str]) -> int:
     create.add_argument("--admin", action="store_true", help="may act for every user")
     create.add_argument("--file", type=Path, required=True, help="the tokens file (created if missing)")
     args = p.parse_args(argv)
+    if not is_identifier(args.user):
+        # An empty user would be refused at load anyway; say so before a token is handed out.
+        p.error(f"--user {args.user!r} {identifiers.RULE}")
     token = new_token()
     data = json.loads(args.file.read_text(encoding="utf-8")) if args.file.exists() else {"tokens": []}
     data["tokens"].append({"user": args.user, "sha256": hash_token(token), "admin": args.admin})

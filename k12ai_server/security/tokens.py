@@ -15,20 +15,30 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from k12ai_server.security import identifiers
+from k12ai_server.security.identifiers import is_identifier
+
 TOKEN_PREFIX = "k12ai_"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Principal:
+    """Who a call acts as. Never nameless: an empty user would match every user's filter."""
+
     user: str
     admin: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.user:
+            raise ValueError("a principal needs a user name")
 
     def may_act_as(self, user: str) -> bool:
         return self.admin or self.user == user
 
 
-# With no tokens configured (loopback only), every caller acts as this.
-OPEN = Principal(user="", admin=True)
+# With no tokens configured (loopback only), every caller acts as this admin. Its name
+# cannot be a token's user (those are identifiers), so no token can pass for it.
+OPEN = Principal(user="(open)", admin=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +63,8 @@ class TokenStore:
         for i, item in enumerate(raw.get("tokens", [])):
             if not isinstance(item.get("user"), str) or not _is_sha256(item.get("sha256")):
                 raise ValueError(f"{path}: tokens[{i}] needs a string 'user' and a hex 'sha256'")
+            if not is_identifier(item["user"]):
+                raise ValueError(f"{path}: tokens[{i}]: user {item['user']!r} {identifiers.RULE}")
             entries.append(
                 TokenEntry(user=item["user"], sha256=item["sha256"], admin=bool(item.get("admin")))
             )

@@ -168,9 +168,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
-    problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+    # At most 3 problems: one is reason enough, and a damaged page yields hundreds of lines.
+    problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)").fetchall()]
     if problems != ["ok"]:
-        raise DatabaseCorruptError(_corrupt_message(path, "; ".join(problems[:5])))
+        lines = [line for problem in problems for line in problem.splitlines() if not line.startswith("***")]
+        raise DatabaseCorruptError(_corrupt_message(path, "; ".join(lines[:3])[:300]))
 
 
 def _corrupt_message(path: Path, detail: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.utils.data
 
-from k12ai_contract.errors import ConfigError
+from k12ai_contract.errors import ConfigError, InputRefusedError
 from k12ai_worker.k12cv.augment import BatchPipeline
 from k12ai_worker.k12cv.images import ImageDecodeError, ImageSet, decode
 from k12ai_worker.k12cv.specs.iterators import IteratorSpec
@@ -60,8 +60,9 @@ class PixelBatch:
         return ImageBatch(self.pipeline(pixels), labels)
 
 
-# uint8 (C, H, W) pixels, label id, and why the file could not be used ("" when it could).
-DecodedItem = tuple[torch.Tensor, int, str]
+# uint8 (C, H, W) pixels, label id, why the file could not be used ("" when it could), and
+# whether that was because the job may not read it.
+DecodedItem = tuple[torch.Tensor, int, str, bool]
 
 
 class DecodedImages(torch.utils.data.Dataset[DecodedItem]):
@@ -80,7 +81,9 @@ class DecodedImages(torch.utils.data.Dataset[DecodedItem]):
         *,
         resize: tuple[int, int] | None,
         size: tuple[int, int],
+        key: str,
     ) -> None:
+        self._key = key
         self._files = files
         self._label_ids = label_ids
         self._channels = channels
@@ -95,9 +98,11 @@ class DecodedImages(torch.utils.data.Dataset[DecodedItem]):
         label = self._label_ids[index]
         blank = torch.zeros((self._channels, *self._size), dtype=torch.uint8)
         try:
-            pixels = decode(file, self._channels, self._resize)
+            pixels = decode(file, self._channels, self._resize, key=self._key)
         except ImageDecodeError as exc:
-            return blank, label, f"{file} is not an image: {exc}"
+            return blank, label, f"{file} is not an image: {exc}", False
+        except InputRefusedError as exc:
+            return blank, label, exc.detail, True
         if pixels.shape[1:] != self._size:
             height, width = self._size
             return (
@@ -105,13 +110,16 @@ class DecodedImages(torch.utils.data.Dataset[DecodedItem]):
                 label,
                 f"{file} is {pixels.shape[1]}x{pixels.shape[2]}, not the {height}x{width} this job "
                 "expects; add a resize transform",
+                False,
             )
-        return torch.from_numpy(pixels), label, ""
+        return torch.from_numpy(pixels), label, "", False
 
 
-def raise_unusable(errors: list[str], key: str) -> None:
+def raise_unusable(errors: list[str], refused: torch.Tensor, key: str) -> None:
     """Raises the first reason a batch's files could not be used, naming the data's config key."""
-    for error in errors:
+    for error, was_refused in zip(errors, refused.tolist(), strict=True):
+        if was_refused:
+            raise InputRefusedError(key, error)
         if error:
             raise ConfigError(key, error)
 
@@ -130,7 +138,7 @@ def image_size(images: ImageSet, decode_size: tuple[int, int] | None, key: str) 
         return decode_size
     assert images.files
     try:
-        first = decode(images.files[0], images.channels, None)
+        first = decode(images.files[0], images.channels, None, key=key)
     except ImageDecodeError as exc:
         raise ConfigError(key, f"{images.files[0]} is not an image: {exc}") from None
     return first.shape[1], first.shape[2]
@@ -142,8 +150,8 @@ def cache_pixels(dataset: DecodedImages, *, workers: int, key: str) -> torch.Ten
         dataset, batch_size=256, num_workers=workers if len(dataset) > 256 else 0
     )
     chunks: list[torch.Tensor] = []
-    for pixels, _, errors in loader:
-        raise_unusable(errors, key)
+    for pixels, _, errors, refused in loader:
+        raise_unusable(errors, refused, key)
         chunks.append(pixels)
     return torch.cat(chunks)
 
@@ -219,6 +227,6 @@ class LoaderSource:
         return len(self._loader)
 
     def __iter__(self) -> Iterator[PixelBatch]:
-        for pixels, labels, errors in self._loader:
-            raise_unusable(errors, self._key)
+        for pixels, labels, errors, refused in self._loader:
+            raise_unusable(errors, refused, self._key)
             yield PixelBatch(pixels, labels, self._pipeline)

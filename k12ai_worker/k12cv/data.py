@@ -36,9 +36,10 @@ def label_ids(images: ImageSet, labels: Sequence[str], key: str) -> list[int]:
     ids = {label: i for i, label in enumerate(labels)}
     try:
         return [ids[label] for label in images.labels]
-    except KeyError as exc:
+    except KeyError:
         known = ", ".join(repr(label) for label in labels)
-        raise ConfigError(key, f"label {exc.args[0]!r} is not one the model knows ({known})") from None
+        # The data's own label is not quoted: messages never show what a file holds.
+        raise ConfigError(key, f"holds a label the model does not know (it knows {known})") from None
 
 
 def batch_source(
@@ -81,7 +82,9 @@ def batch_source(
             )
     else:
         assert images.files is not None
-        dataset = DecodedImages(images.files, ids, images.channels, resize=reader.decode_size, size=size)
+        dataset = DecodedImages(
+            images.files, ids, images.channels, resize=reader.decode_size, size=size, key=key
+        )
         if cached_bytes(images, size) > reader.cache_limit_mb * MIB:
             return LoaderSource(
                 dataset,

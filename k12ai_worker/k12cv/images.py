@@ -18,6 +18,7 @@ import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
 from k12ai_contract.errors import ConfigError
+from k12ai_worker import inputs
 from k12ai_worker.k12cv.specs.readers import CsvPixelsSpec, ImageFolderSpec, SklearnDigitsSpec
 
 Pixels = npt.NDArray[np.uint8]
@@ -49,10 +50,16 @@ def sorted_labels(labels: Sequence[str]) -> list[str]:
     return sorted(distinct)
 
 
-def decode(source: Path | bytes, channels: int, size: tuple[int, int] | None) -> Pixels:
-    """One image as ``(channels, height, width)`` uint8, resized to ``size`` when given."""
+def decode(source: Path | bytes, channels: int, size: tuple[int, int] | None, *, key: str = "") -> Pixels:
+    """One image as ``(channels, height, width)`` uint8, resized to ``size`` when given.
+
+    A file is opened through ``inputs`` (InputRefusedError naming ``key`` if the job may not read it).
+    """
     try:
-        with Image.open(source if isinstance(source, Path) else io.BytesIO(source)) as image:
+        with (
+            inputs.open_binary(key, source) if isinstance(source, Path) else io.BytesIO(source) as file,
+            Image.open(file) as image,
+        ):
             converted = image.convert("L" if channels == 1 else "RGB")
     except (UnidentifiedImageError, OSError) as exc:
         raise ImageDecodeError(str(exc)) from None
@@ -86,6 +93,7 @@ def read_image_folder(root: Path, spec: ImageFolderSpec, key: str) -> ImageSet:
         raise ConfigError(
             key, f"image_folder reads a directory (one sub-folder per class); not found: {root}"
         )
+    inputs.check_dir(key, root)
     extensions = {e.lower() for e in spec.extensions}
     files: list[Path] = []
     labels: list[str] = []
@@ -115,7 +123,7 @@ def read_csv_pixels(path: Path, spec: CsvPixelsSpec, key: str) -> ImageSet:
         raise ConfigError(key, f"file not found: {path}")
     labels: list[str] = []
     rows: list[list[str]] = []
-    with path.open(newline="", encoding="utf-8") as file:
+    with inputs.open_text(key, path, newline="") as file:
         for number, row in enumerate(csv.reader(file), start=1):
             if not row:
                 continue
@@ -133,8 +141,9 @@ def read_csv_pixels(path: Path, spec: CsvPixelsSpec, key: str) -> ImageSet:
         raise ConfigError(key, f"{path}: rows have different numbers of pixels ({sorted(widths)})")
     try:
         values = np.asarray(rows, dtype=np.float32)
-    except ValueError as exc:
-        raise ConfigError(key, f"{path}: a pixel is not a number ({exc})") from None
+    except ValueError:
+        # numpy's message would quote the cell.
+        raise ConfigError(key, f"{path}: a pixel is not a number") from None
     height, width = spec.size or _square(widths.pop() // spec.channels, key)
     if values.shape[1] != spec.channels * height * width:
         raise ConfigError(

@@ -18,6 +18,7 @@ import torch
 
 from k12ai_contract.errors import ConfigError
 from k12ai_contract.spec import JobSpec
+from k12ai_worker import inputs, json_text
 from k12ai_worker.k12cv.archive import ModelInputs, load_model_archive
 from k12ai_worker.k12cv.augment import BatchPipeline
 from k12ai_worker.k12cv.batching import PixelBatch
@@ -36,7 +37,7 @@ Source = tuple[Path | bytes, str]
 def text_images(text: str) -> list[Source]:
     """The images of ``input_text``: base64 strings, as a JSON list or one a line."""
     try:
-        whole = json.loads(text)
+        whole = json_text.loads("input_text", text)
     except json.JSONDecodeError:
         whole = None
     items = whole if isinstance(whole, list) else [line for line in text.split() if line]
@@ -59,19 +60,21 @@ def text_images(text: str) -> list[Source]:
 def file_images(file: str) -> list[Source]:
     """``input_file`` as one image, or else as a listing of images, one path a line.
 
-    Listed paths are relative to the listing's folder and must stay inside it:
-    the server holds ``input_file`` to the data roots, and cannot see what it lists.
+    Listed paths are relative to the listing's folder and must stay inside it: the server
+    holds ``input_file`` to the data roots, and cannot see what it lists (each listed image is
+    held to them again as it is opened).
     """
     path = Path(file)
     if not path.is_file():
         raise ConfigError("input_file", f"file not found: {file}")
     try:
-        decode(path, 1, None)
+        decode(path, 1, None, key="input_file")
         return [(path, "input_file")]
     except ImageDecodeError:
         pass
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with inputs.open_text("input_file", path) as listing:
+            lines = listing.read().splitlines()
     except UnicodeDecodeError:
         raise ConfigError("input_file", f"{file} is neither an image nor a text listing of images") from None
     folder = path.parent.resolve()
@@ -82,7 +85,8 @@ def file_images(file: str) -> list[Source]:
         listed = (folder / line.strip()).resolve()
         key = f"input_file:{number}"
         if not listed.is_relative_to(folder):
-            raise ConfigError(key, f"{line.strip()!r} lies outside the listing's folder {folder}")
+            # The listed name is not quoted: messages never show what a file holds.
+            raise ConfigError(key, f"names a file outside the listing's folder {folder}")
         if not listed.is_file():
             raise ConfigError(key, f"file not found: {listed}")
         sources.append((listed, key))
@@ -99,11 +103,11 @@ def _sources(params: PredictParams) -> list[Source]:
     return file_images(params.input_file)
 
 
-def _decoded(source: Source, inputs: ModelInputs) -> Pixels:
+def _decoded(source: Source, model_inputs: ModelInputs) -> Pixels:
     data, key = source
     try:
         # Resized to what the network was trained on, whatever the image's own size.
-        return decode(data, inputs.channels, inputs.image_size)
+        return decode(data, model_inputs.channels, model_inputs.image_size, key=key)
     except ImageDecodeError as exc:
         raise ConfigError(key, f"is not an image: {exc}") from None
 
@@ -129,7 +133,7 @@ def run_predict(spec: JobSpec, sink: EventSink) -> None:
 def _predictions(
     model: ImageClassifier,
     sources: list[Source],
-    inputs: ModelInputs,
+    model_inputs: ModelInputs,
     pipeline: BatchPipeline,
     batch_size: int,
     device: torch.device,
@@ -137,6 +141,6 @@ def _predictions(
     """One JSON line per image, in input order."""
     with torch.inference_mode():
         for start in range(0, len(sources), batch_size):
-            pixels = np.stack([_decoded(s, inputs) for s in sources[start : start + batch_size]])
+            pixels = np.stack([_decoded(s, model_inputs) for s in sources[start : start + batch_size]])
             result = model(PixelBatch(torch.from_numpy(pixels), None, pipeline).to(device))
             yield from prediction_lines(result, model.labels)

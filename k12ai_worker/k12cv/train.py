@@ -11,6 +11,7 @@ import torch
 
 from k12ai_contract.errors import ConfigError
 from k12ai_contract.spec import JobSpec
+from k12ai_worker.inputs import open_binary
 from k12ai_worker.k12cv.archive import ModelInputs, build_classifier, save_model_archive
 from k12ai_worker.k12cv.batching import image_size
 from k12ai_worker.k12cv.config import TrainConfig, read_train_config
@@ -54,10 +55,13 @@ def build_model(config: TrainConfig, inputs: ModelInputs, sink: EventSink) -> Im
         path = Path(file)
         if not path.is_file():
             raise ConfigError("model.pretrained_file", f"file not found: {file}")
-        try:
-            weights = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many kinds for a file that is not a state_dict
-            raise ConfigError("model.pretrained_file", f"{file} is not a torch state_dict: {exc}") from None
+        with open_binary("model.pretrained_file", path) as opened:
+            try:
+                weights = torch.load(opened, map_location="cpu", weights_only=True)
+            except Exception as exc:  # torch raises many kinds for a file that is not a state_dict
+                raise ConfigError(
+                    "model.pretrained_file", f"{file} is not a torch state_dict: {exc}"
+                ) from None
         if not isinstance(weights, dict):
             raise ConfigError(
                 "model.pretrained_file", f"{file} holds a {type(weights).__name__}, not a state_dict"

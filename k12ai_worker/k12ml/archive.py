@@ -26,6 +26,7 @@ from typing import Any
 
 from k12ai_contract.errors import MissingArtefactError
 from k12ai_contract.spec import JobSpec
+from k12ai_worker import inputs
 from k12ai_worker.k12ml.files import write_atomic
 from k12ai_worker.model_runs import publish_latest, with_origin
 
@@ -86,7 +87,7 @@ def load(path: Path) -> TrainedModel:
     if not path.is_file():
         raise MissingArtefactError(f"{path.name} is not found in {path.parent}")
     try:
-        with tarfile.open(path, mode="r:gz") as tar:
+        with inputs.open_binary(path.name, path) as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
             members = {name: _member(tar, name) for name in (_MODEL, _CONFIG, _METADATA)}
         metadata = json.loads(members[_METADATA])
         params = json.loads(members[_CONFIG])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from k12ai_contract.errors import ConfigError
+from k12ai_worker import json_text
 from k12ai_worker.k12ml.estimators import ParamValue, coerce_params, lookup
 from k12ai_worker.k12ml.values import (
     Section,
@@ -180,7 +181,7 @@ def parse_rows(key: str, value: object) -> tuple[tuple[float, ...], ...]:
     """
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = json_text.loads(key, value)
         except json.JSONDecodeError as exc:
             raise ConfigError(key, f"is not JSON: {exc}") from None
     if not isinstance(value, list) or not value:

@@ -13,12 +13,12 @@ import importlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from k12ai_contract.errors import ConfigError
+from k12ai_worker import inputs
 from k12ai_worker.k12ml.config import BuiltinDataset, CsvDataset, DatasetConfig
 
 Features = npt.NDArray[np.float64]
@@ -116,7 +116,7 @@ def read_csv(
 def _read_cells(data: CsvDataset) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the data rows with their line numbers; blank lines skipped."""
     try:
-        with Path(data.path).open(newline="", encoding="utf-8-sig") as file:
+        with inputs.open_text(data.path_key, data.path, encoding="utf-8-sig", newline="") as file:
             reader = csv.reader(file)
             # line_num after a row is its last physical line: right for error
             # messages even when a quoted cell spans lines.
@@ -161,7 +161,7 @@ def _number(key: str, line: int, column: str, cell: str) -> float:
     try:
         value = float(cell)
     except ValueError:
-        raise ConfigError(key, f"line {line}, column {column!r}: {cell.strip()!r} is not a number") from None
+        raise ConfigError(key, f"line {line}, column {column!r}: the value is not a number") from None
     if not math.isfinite(value):
-        raise ConfigError(key, f"line {line}, column {column!r}: {cell.strip()!r} is not a finite number")
+        raise ConfigError(key, f"line {line}, column {column!r}: the value is not a finite number")
     return value

@@ -62,11 +62,10 @@ class IndexedDataset:
                 labels = np.fromiter(
                     (table[str(i.label)] for i in instances), dtype=np.int64, count=len(instances)
                 )
-            except KeyError as exc:
+            except KeyError:
                 known = ", ".join(repr(t) for t in vocab.tokens(LABELS))
-                raise UnknownLabelError(
-                    f"label {exc.args[0]!r} is not one the model knows ({known})"
-                ) from None
+                # The data's own label is not quoted: messages never show what a file holds.
+                raise UnknownLabelError(f"holds a label the model does not know (it knows {known})") from None
         min_padding = max((i.token_min_padding_length for i in indexers.values()), default=0)
         return cls(ids, starts, lengths, labels, min_padding)
 

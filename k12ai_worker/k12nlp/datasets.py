@@ -17,11 +17,14 @@ def read_instances(reader: DatasetReaderSpec, file: str, key: str) -> list[Insta
     if not path.is_file():
         raise ConfigError(key, f"file not found: {file}")
     try:
-        instances = list(reader.read(path))
+        instances = list(reader.read(path, key))
     except DataFormatError as exc:
         raise ConfigError(key, str(exc)) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(key, f"{file} is not UTF-8 text: {exc}") from None
+        # Where, not what: the codec's own message would quote the byte.
+        raise ConfigError(
+            key, f"{file} is not UTF-8 text ({exc.reason} at byte {exc.start} of a line)"
+        ) from None
     if not instances:
         raise ConfigError(key, f"{file} holds no instances")
     return instances

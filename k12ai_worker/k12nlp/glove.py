@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from k12ai_worker import inputs
+
 READ_BYTES = 1 << 22
 _GZIP_MAGIC = b"\x1f\x8b"
 # Chunks decompressed ahead of the scan; bounds memory to a few tens of MB.
@@ -39,9 +41,9 @@ class PretrainedVectors:
     wrong_dimension: int
 
 
-def _raw_chunks(path: Path) -> Iterator[bytes]:
+def _raw_chunks(path: Path, key: str) -> Iterator[bytes]:
     """The file's bytes, gunzipped if it is gzip (every member of it)."""
-    with path.open("rb") as file:
+    with inputs.open_binary(key, path) as file:
         first = file.read(READ_BYTES)
         if not first.startswith(_GZIP_MAGIC):
             while first:
@@ -100,14 +102,14 @@ def _read_ahead(chunks: Iterator[bytes]) -> Iterator[bytes]:
                 thread.join(0.01)
 
 
-def read_vectors(path: Path, tokens: Sequence[str], dim: int) -> PretrainedVectors:
+def read_vectors(path: Path, tokens: Sequence[str], dim: int, *, key: str) -> PretrainedVectors:
     """Vectors of ``tokens`` (vocabulary order) found in the file at ``path``."""
     wanted = {token.encode("utf-8"): index for index, token in enumerate(tokens)}
     get = wanted.get
     kept: dict[int, bytes] = {}
     lines_read = 0
     rest = b""
-    for chunk in _read_ahead(_raw_chunks(path)):
+    for chunk in _read_ahead(_raw_chunks(path, key)):
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
         lines_read += len(lines)

@@ -17,6 +17,7 @@ import torch
 
 from k12ai_contract.errors import ConfigError
 from k12ai_contract.spec import JobSpec
+from k12ai_worker import inputs, json_text
 from k12ai_worker.k12nlp.archive import load_model_archive
 from k12ai_worker.k12nlp.batching import TextBatch
 from k12ai_worker.k12nlp.config import PredictParams, TrainConfig
@@ -33,14 +34,20 @@ from k12ai_worker.training.reporting import EventSink
 def _sentence(item: Any, key: str) -> str:
     if isinstance(item, dict) and isinstance(item.get("sentence"), str):
         return str(item["sentence"])
-    raise ConfigError(key, f'expected {{"sentence": "..."}}, got {json.dumps(item)[:80]}')
+    # What it got is named, not quoted: input_file's lines are a file's content.
+    raise ConfigError(key, f'expected {{"sentence": "..."}}, got {_json_kind(item)}')
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
 
 
 def text_sentences(text: str) -> list[str]:
     """The sentences of ``input_text``: a JSON object (or list, or JSON lines) of
     ``{"sentence": ...}``, or else the text itself as one sentence."""
     try:
-        whole = json.loads(text)
+        whole = json_text.loads("input_text", text)
     except json.JSONDecodeError:
         whole = None
     if isinstance(whole, list):
@@ -51,7 +58,7 @@ def text_sentences(text: str) -> list[str]:
         return [whole]
     lines = [line for line in text.splitlines() if line.strip()]
     try:
-        items = [json.loads(line) for line in lines]
+        items = [json_text.loads("input_text", line) for line in lines]
     except json.JSONDecodeError:
         return [text]
     return [_sentence(item, f"input_text.{i}") for i, item in enumerate(items)]
@@ -61,12 +68,12 @@ def file_sentences(file: str) -> Iterator[str]:
     path = Path(file)
     if not path.is_file():
         raise ConfigError("input_file", f"file not found: {file}")
-    with path.open(encoding="utf-8") as lines:
+    with inputs.open_text("input_file", path) as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                item = json_text.loads("input_file", line)
             except json.JSONDecodeError as exc:
                 raise ConfigError("input_file", f"{file}:{number}: not JSON: {exc}") from None
             yield _sentence(item, f"input_file:{number}")

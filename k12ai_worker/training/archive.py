@@ -15,6 +15,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from k12ai_worker import inputs
+
 # Float weights barely compress past level 6, and level 9 costs seconds per epoch.
 COMPRESS_LEVEL = 6
 
@@ -44,7 +46,8 @@ def write_archive(path: Path, members: Mapping[str, bytes]) -> None:
 
 def read_archive(path: Path) -> dict[str, bytes]:
     members: dict[str, bytes] = {}
-    with tarfile.open(path, mode="r:gz") as tar:
+    # Opened as a job input: a symlink planted in the cache directory leads nowhere it may not read.
+    with inputs.open_binary(path.name, path) as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
         for info in tar:
             if not info.isfile():
                 continue

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, Protocol, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 from k12ai_contract.errors import ConfigError
+from k12ai_worker import json_text
 from k12ai_worker.limits import LIMIT_KEY, Limit
 from k12ai_worker.training.registry import Registry
 
@@ -48,7 +49,7 @@ def apply_overrides(config: Mapping[str, Any], overrides: Any, key: str = "overr
     """
     if isinstance(overrides, str):
         try:
-            overrides = json.loads(overrides)
+            overrides = json_text.loads(key, overrides)
         except json.JSONDecodeError as exc:
             raise ConfigError(key, f"is not valid JSON: {exc}") from None
     if not isinstance(overrides, Mapping):

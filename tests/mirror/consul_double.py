@@ -79,6 +79,8 @@ class ConsulDouble:
     # (method, path) of every request that reached a handler, in order.
     requests: list[tuple[str, str]] = field(default_factory=list)
     index: int = 1
+    # Blocking queries waiting for a change right now.
+    blocked_queries: int = 0
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
 
@@ -167,10 +169,13 @@ class ConsulDouble:
                 left = deadline - time.monotonic()
                 if self._query_index(entries) > index or left <= 0:
                     return entries
+                self.blocked_queries += 1
                 try:
                     await asyncio.wait_for(self._changed.wait(), left)
                 except TimeoutError:
                     return self._matching(key, recurse)
+                finally:
+                    self.blocked_queries -= 1
 
     async def _kv_put(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]

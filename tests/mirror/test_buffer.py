@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -58,9 +57,17 @@ async def test_the_buffer_stays_bounded_through_an_outage_and_the_log_fills_the_
     for i in range(400):
         await events.append([metrics(f"p{i % 50}", i)])  # 50 keys, 8 events each
         peak = max(peak, mirror.health().buffered_keys)
-    for _ in range(20):  # the writer fails and retries meanwhile
-        await asyncio.sleep(0.02)
-        peak = max(peak, mirror.health().buffered_keys)
+
+    async def failed_more_than(count: int) -> bool:
+        nonlocal peak
+        health = mirror.health()
+        peak = max(peak, health.buffered_keys)
+        return health.failed_writes > count
+
+    await assert_eventually(lambda: failed_more_than(0))
+    # The writer backs off and fails again meanwhile: the buffer stays bounded all along.
+    first_failures = mirror.health().failed_writes
+    await assert_eventually(lambda: failed_more_than(first_failures))
     health = mirror.health()
     assert peak <= 5 and health.buffered_keys <= 5
     assert health.lag_events > 350 and not health.connected

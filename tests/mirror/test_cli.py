@@ -8,7 +8,7 @@ from collections.abc import Callable
 from k12ai_client import AsyncK12AIClient, ClientConfig
 from tests.conftest import ServerProcess, assert_eventually
 from tests.mirror.consul_double import ConsulDouble
-from tests.mirror.test_mirror import stats_async
+from tests.mirror.seed_mirror import stats_async
 
 
 async def test_the_flag_turns_the_mirror_and_the_registration_on(

@@ -11,6 +11,7 @@ import pytest
 
 from k12ai_server.config import ConsulConfig
 from k12ai_server.mirror import agent
+from tests.conftest import assert_eventually
 from tests.mirror.consul_double import ConsulDouble
 
 
@@ -52,19 +53,20 @@ async def test_check_and_set(client: Any) -> None:
     assert entry["Value"] == b"2"
 
 
-async def test_a_blocking_query_waits_for_a_change_or_its_wait(client: Any) -> None:
+async def test_a_blocking_query_waits_for_a_change_or_its_wait(client: Any, consul: ConsulDouble) -> None:
     index, _ = await client.kv.get("watched")
     started = time.monotonic()
     _, nothing = await client.kv.get("watched", index=index, wait="200ms")
     assert nothing is None and time.monotonic() - started >= 0.2
 
-    async def write_soon() -> None:
-        await asyncio.sleep(0.1)
-        await client.kv.put("watched", b"now")
+    query = asyncio.create_task(client.kv.get("watched", index=index, wait="5m"))
 
-    writer = asyncio.create_task(write_soon())
-    new_index, entry = await client.kv.get("watched", index=index, wait="5s")
-    await writer
+    async def blocked() -> bool:
+        return consul.blocked_queries == 1
+
+    await assert_eventually(blocked)
+    await client.kv.put("watched", b"now")  # the change wakes the waiting query
+    new_index, entry = await asyncio.wait_for(query, 30)
     assert entry["Value"] == b"now" and int(new_index) > int(index)
 
 

@@ -9,20 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from k12ai_client import notebook
-from k12ai_client.notebook import (
-    k12ai_del_data,
-    k12ai_get_data,
-    k12ai_post_framework_request,
-    k12ai_post_platform_request,
-    k12ai_print,
-)
+from k12ai_client.notebook import NotebookConfig, NotebookSession, k12ai_print
 from k12ai_server.app import Server
 from k12ai_server.config import ConsulConfig
 from tests.conftest import example, server_config
@@ -36,59 +30,58 @@ QUERY = """{
 }"""
 
 
+@dataclass(frozen=True)
+class SeedServer:
+    server: Server
+    # The helpers pointed at it: reading Consul (the double) or the server's Watch.
+    nb: NotebookSession
+
+
 @pytest.fixture(params=["consul", "watch"])
-async def seed_server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Server]:
-    """A server, and the helpers pointed at it: reading Consul (the double) or the server's Watch."""
+async def seed_server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SeedServer]:
     consul = ConsulDouble()
     if request.param == "consul":
         await consul.start()
     config = ConsulConfig(addr=consul.addr) if request.param == "consul" else ConsulConfig()
     server = await Server.start(server_config(tmp_path, consul=config))
-    notebook.configure(
-        url=f"http://127.0.0.1:{server.http_port}",
-        consul_addr=consul.addr if request.param == "consul" else "",
-        poll_interval_s=0.5,
+    nb = NotebookSession(
+        NotebookConfig(
+            url=f"http://127.0.0.1:{server.http_port}",
+            consul_addr=consul.addr if request.param == "consul" else "",
+            poll_interval_s=0.5,
+        )
     )
-    yield server
+    yield SeedServer(server, nb)
     await server.stop()
     await consul.stop()
 
 
-@pytest.fixture(autouse=True)
-def restore_notebook_config() -> Iterator[None]:
-    saved = notebook.configure()
-    yield
-    notebook.configure(**saved.__dict__)
-    notebook._deleted_through.clear()
-    notebook._posted_marks.clear()
-
-
-def stats_cell(isasync: bool) -> dict[str, Any]:
+def stats_cell(nb: NotebookSession, isasync: bool) -> dict[str, Any]:
     """Seed 001, In [2] / In [9], as written there."""
-    stats = k12ai_post_platform_request(
+    stats = nb.k12ai_post_platform_request(
         uri="k12ai/platform/stats", op="query", user="test", uuid="uuid", params=QUERY, isasync=isasync
     )
     print("async input:" if isasync else "sync input:")
     k12ai_print(stats["req"])
     if isasync:
-        k12ai_del_data(stats["key"])
+        nb.k12ai_del_data(stats["key"])
         print("async out:")
-        k12ai_print(k12ai_get_data(stats["key"], "result", waitcnt=5))
+        k12ai_print(nb.k12ai_get_data(stats["key"], "result", waitcnt=5))
     else:
         print("sync output:")
         k12ai_print(stats["res"])
     return stats
 
 
-def control_cell(stats: dict[str, Any]) -> dict[str, Any]:
+def control_cell(nb: NotebookSession, stats: dict[str, Any]) -> dict[str, Any]:
     """Seed 001, In [4], as written there (its lookup of a container id fails: 'unknow')."""
-    result = k12ai_get_data(stats["key"], "result")
+    result = nb.k12ai_get_data(stats["key"], "result")
     try:
         cid = result[0]["value"]["result"]["containers"][0]["id"]
     except Exception:
         cid = "unknow"
     isasync = False
-    stats = k12ai_post_platform_request(
+    stats = nb.k12ai_post_platform_request(
         uri="k12ai/platform/control",
         op="container.stop",
         user="test",
@@ -115,9 +108,9 @@ def printed_documents(text: str) -> list[Any]:
 
 
 async def test_seed_platform_cells_print_the_seeds_shapes(
-    seed_server: Server, capsys: pytest.CaptureFixture[str]
+    seed_server: SeedServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = await asyncio.to_thread(stats_cell, True)
+    first = await asyncio.to_thread(stats_cell, seed_server.nb, True)
     out = capsys.readouterr().out
     assert out.startswith(
         'async input:\n{\n    "op": "query",\n    "user": "test",\n    "service_name": "k12platform"'
@@ -143,20 +136,21 @@ async def test_seed_platform_cells_print_the_seeds_shapes(
     )
 
     # Again: k12ai_del_data hides the first result, so the cell prints the new one.
-    await asyncio.to_thread(stats_cell, True)
+    await asyncio.to_thread(stats_cell, seed_server.nb, True)
     (second,) = printed_documents(capsys.readouterr().out)[1]
     assert second["value"]["timestamp"] >= value["timestamp"]
     assert second["value"] != value
 
-    sync = await asyncio.to_thread(stats_cell, False)
+    sync = await asyncio.to_thread(stats_cell, seed_server.nb, False)
     out = capsys.readouterr().out
     assert "sync input:" in out and "sync output:" in out
     req, res = printed_documents(out)
     assert req["async"] is False
     assert res["code"] == 100000 and res == sync["res"]
     assert {"cpu_percent", "cpu_memory_total", "gpus", "containers"} <= set(res["message"])
+    assert type(res["message"]["cpu_memory_total"]) is int
 
-    stop = await asyncio.to_thread(control_cell, sync)
+    stop = await asyncio.to_thread(control_cell, seed_server.nb, sync)
     (printed,) = printed_documents(capsys.readouterr().out)
     assert printed == stop
     assert stop == {
@@ -173,23 +167,23 @@ async def test_seed_platform_cells_print_the_seeds_shapes(
     }  # fmt: skip
 
 
-def train_cell() -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def train_cell(nb: NotebookSession) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     train = example("k12ml", "train_iris")
-    started = k12ai_post_framework_request(
+    started = nb.k12ai_post_framework_request(
         uri="k12ai/framework/train", op="train.start", user="test", service_name="k12ml", uuid="123456",
         params=json.dumps(train["service_params"]),
     )  # fmt: skip
     deadline = time.monotonic() + 60
     status: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        status = k12ai_get_data(started["key"], "status", waitcnt=2)
+        status = nb.k12ai_get_data(started["key"], "status", waitcnt=2)
         if status and status[0]["value"]["status"]["state"] in ("finished", "failed"):
             break
-    return started, status, k12ai_get_data(started["key"], None)
+    return started, status, nb.k12ai_get_data(started["key"], None)
 
 
-async def test_a_training_through_the_framework_helper(seed_server: Server) -> None:
-    started, status, everything = await asyncio.to_thread(train_cell)
+async def test_a_training_through_the_framework_helper(seed_server: SeedServer) -> None:
+    started, status, everything = await asyncio.to_thread(train_cell, seed_server.nb)
     assert started["key"] == "framework/test/123456/train.start"
     assert started["res"]["code"] == 100000
     assert [s["key"] for s in status] == ["framework/test/123456/train.start/status"]
@@ -202,9 +196,14 @@ async def test_a_training_through_the_framework_helper(seed_server: Server) -> N
     ]
     metrics = everything[1]["value"]
     assert metrics["type"] == "metrics" and "accuracy" in metrics["metrics"]
+    # Integers the worker wrote stay integers, from Consul and from the server's stream alike.
+    assert type(metrics["metrics"]["epoch"]) is int
 
 
-async def test_nothing_there_is_an_empty_list(seed_server: Server) -> None:
+async def test_nothing_there_is_an_empty_list(seed_server: SeedServer) -> None:
     started = time.monotonic()
-    assert await asyncio.to_thread(k12ai_get_data, "platform/test/nothing/query", "result", 2) == []
+    assert (
+        await asyncio.to_thread(seed_server.nb.k12ai_get_data, "platform/test/nothing/query", "result", 2)
+        == []
+    )
     assert time.monotonic() - started >= 0.5  # waitcnt tries, poll_interval_s apart

@@ -26,8 +26,7 @@ from k12ai_server.config import ConsulConfig
 from k12ai_server.mirror import agent
 from k12ai_server.mirror.settings import add_consul_args, consul_config
 from tests.conftest import assert_eventually, server_config
-from tests.mirror.tcp_proxy import TcpProxy
-from tests.mirror.test_mirror import (
+from tests.mirror.seed_mirror import (
     SEED_KEYS,
     assert_seed_envelope,
     client_for,
@@ -36,6 +35,7 @@ from tests.mirror.test_mirror import (
     run_job,
     stats_async,
 )
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CONSUL_HTTP_ADDR"),

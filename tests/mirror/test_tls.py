@@ -12,7 +12,7 @@ from k12ai_server.app import Server
 from k12ai_server.config import ConsulConfig
 from tests.conftest import assert_eventually, server_config
 from tests.mirror.consul_double import ConsulDouble
-from tests.mirror.test_mirror import client_for, mirror_caught_up, stats_async
+from tests.mirror.seed_mirror import client_for, mirror_caught_up, stats_async
 
 
 @pytest.fixture

@@ -4,32 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import grpc
+import psutil
 import pytest
 
 from k12ai_api.v1 import common_pb2
-from k12ai_client import AsyncK12AIClient, ClientConfig, ReplyError, RPCError, WatchState, reply_message
+from k12ai_client import ReplyError, RPCError, WatchState, reply_message
 from k12ai_server.app import Server
 from k12ai_server.security.policy import InsecureConfigError
-from tests.conftest import TOKENS, assert_eventually, server_config
-from tests.server.test_jobs import _state_is, events_of, slow_training
+from tests.conftest import assert_eventually, server_config
+from tests.jobs import events_of, slow_training, state_is
+from tests.security.callers import connect, control, stats
 
 Code = common_pb2.ReplyCode
-
-
-def connect(server: Server, who: str | None, token: str | None = None) -> AsyncK12AIClient:
-    token = token if token is not None else TOKENS.get(who or "", "")
-    return AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user=who or "", token=token))
-
-
-def stats(user: str) -> dict[str, Any]:
-    return {"op": "query", "user": user, "service_name": "k12platform", "service_uuid": "u"}
-
-
-def control(user: str, container_id: str) -> dict[str, Any]:
-    return {**stats(user), "op": "container.stop", "service_params": {"id": container_id}}
 
 
 @pytest.mark.parametrize("token", ["", "k12ai_wrong"])
@@ -58,7 +46,7 @@ async def test_isolation_matrix(secured: Server) -> None:
     async with connect(secured, "bob") as bob, connect(secured, "alice") as alice:
         body = {**slow_training("bobs"), "user": "bob"}
         job_id = (await bob.train(body)).job_id
-        await assert_eventually(lambda: _state_is(bob, job_id, "running"), 60)
+        await assert_eventually(lambda: state_is(bob, job_id, "running"), 60)
         bobs_container = job_id[:12]
 
         for call in (
@@ -108,4 +96,16 @@ async def test_open_mode_is_refused_off_loopback(tmp_path: Path) -> None:
 
 async def test_open_mode_off_loopback_needs_the_explicit_flag(tmp_path: Path) -> None:
     server = await Server.start(server_config(tmp_path, host="0.0.0.0", allow_open=True))
-    await server.stop()
+    try:
+        listening = {
+            c.laddr for c in psutil.Process().net_connections("tcp") if c.status == psutil.CONN_LISTEN
+        }
+        # Every interface: gRPC takes "0.0.0.0" as IPv6's "::", which takes IPv4 too.
+        assert {("0.0.0.0", server.http_port)} <= listening
+        assert listening & {("0.0.0.0", server.grpc_port), ("::", server.grpc_port)}
+        # Serving, and open: a caller without a token acts as the user it names.
+        async with connect(server, "anyone", token="") as client:
+            reply = await client.stats(stats("anyone"))
+        assert reply.code == Code.REPLY_CODE_SUCCESS
+    finally:
+        await server.stop()

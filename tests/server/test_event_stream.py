@@ -83,12 +83,12 @@ async def test_events_are_stored_with_increasing_seq_before_fan_out(log: EventLo
 
 async def test_follow_gives_history_then_live_then_end(log: EventLog) -> None:
     await log.append([metric(0), metric(1)])
-    task = asyncio.create_task(flatten(watch(log)))
-    await asyncio.sleep(0.05)
+    batches = watch(log)
+    history = await anext(batches)  # the stored events came: the watcher is subscribed
     await log.append([metric(2)])
     await log.append([end()])
-    seqs, ends = await asyncio.wait_for(task, 5)
-    assert seqs == [1, 2, 3, 4]
+    seqs, ends = await asyncio.wait_for(flatten(batches), 5)
+    assert [e.seq for e in history.events] + seqs == [1, 2, 3, 4]
     assert ends == [JobEnd("j1", "finished")]
 
 
@@ -103,19 +103,20 @@ async def test_resume_after_seq_has_no_gap_and_no_duplicate(log: EventLog) -> No
 
 async def test_a_slow_subscriber_loses_nothing_and_blocks_no_one(log: EventLog) -> None:
     """Queue size is 4: a watcher that does not read while 200 events pass must still get all."""
-    slow = watch(log)
-    fast_task = asyncio.create_task(flatten(watch(log)))
+    slow, fast = watch(log), watch(log)
     await log.append([metric(-1)])
     first = await anext(slow)  # subscribed and positioned, then stalls
-    await asyncio.sleep(0.05)
+    fast_first = await anext(fast)  # subscribed too, then reads along
+    fast_task = asyncio.create_task(flatten(fast))
     for i in range(200):
         await log.append([metric(i)])  # never awaits a subscriber
         if i % 20 == 0:
             await asyncio.sleep(0)  # lets the fast watcher drain its queue
     await log.append([end()])
-    fast, _ = await asyncio.wait_for(fast_task, 5)
+    fast_rest, _ = await asyncio.wait_for(fast_task, 5)
     rest, ends = await asyncio.wait_for(flatten(slow), 5)
-    assert [e.seq for e in first.events] + rest == fast == list(range(1, 203))
+    expected = list(range(1, 203))
+    assert [e.seq for e in first.events] + rest == [e.seq for e in fast_first.events] + fast_rest == expected
     assert ends == [JobEnd("j1", "finished")]
 
 

@@ -18,8 +18,8 @@ from k12ai_client import AsyncK12AIClient, ClientConfig, Event, to_envelope
 from k12ai_server.app import Server
 from k12ai_server.platform.gpus import NvmlGpus
 from tests.conftest import server_config
-from tests.server.test_jobs import events_of
-from tests.server.test_k12nlp import seed_train_request
+from tests.jobs import events_of
+from tests.k12nlp_requests import seed_train_request
 
 Code = common_pb2.ReplyCode
 

@@ -33,7 +33,7 @@ from k12ai_server.jobs.model import Job, JobIdentity
 from k12ai_server.jobs.store import JobStore
 from k12ai_server.state.db import Database
 from tests.conftest import assert_eventually
-from tests.server.test_jobs import _state_is, _worker_of, events_of, slow_training
+from tests.jobs import events_of, slow_training, state_is, worker_of
 
 
 @dataclass
@@ -154,8 +154,8 @@ async def test_a_flood_of_events_is_stored_once_while_another_user_is_answered(s
         AsyncK12AIClient(dataclasses.replace(config, user="other")) as other,
     ):
         reply = await client.train(slow_training("flood"))
-        await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 60)
-        worker = _worker_of(reply.job_id)
+        await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
+        worker = worker_of(reply.job_id)
         worker.suspend()  # the flood alone in the file while it is ingested
         events_file = server.config.state_dir / "jobs" / reply.job_id / "events.jsonl"
         flood = b"".join(encode_event_line("info", {"flood": i}).encode() for i in range(FLOOD))

@@ -4,53 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import psutil
 import pytest
 
 from k12ai_api.v1 import common_pb2
-from k12ai_client import AsyncK12AIClient, ClientConfig, Event, JobEnd, ReplyError, to_envelope
+from k12ai_client import AsyncK12AIClient, ClientConfig, Event, ReplyError, to_envelope
 from k12ai_server.app import Server
 from tests.conftest import ServerProcess, assert_eventually, example
+from tests.jobs import events_of, run_to_end, slow_training, state_is, states, worker_of
 
 Code = common_pb2.ReplyCode
 SEED_ENVELOPE_KEYS = {"version", "type", "tag", "op", "user", "service_uuid", "timestamp", "datetime"}
-
-
-def slow_training(uuid: str = "slow") -> dict[str, Any]:
-    """Long enough to stop or kill mid-way: many boosting stages on digits."""
-    body = example("k12ml", "train_iris")
-    body["service_uuid"] = uuid
-    body["service_params"] = {
-        "dataset": {"type": "builtin", "name": "digits"},
-        "model": {"type": "gradient_boosting", "params": {"n_estimators": 3000}},
-    }
-    return body
-
-
-async def events_of(client: AsyncK12AIClient, job_id: str, after_seq: int = 0) -> tuple[list[Event], JobEnd]:
-    events: list[Event] = []
-    async for item in client.watch(job_id=job_id, last_seq=after_seq):
-        if isinstance(item, JobEnd):
-            return events, item
-        assert isinstance(item, Event)
-        events.append(item)
-    raise AssertionError("watch ended without JobEnd")
-
-
-async def run_to_end(client: AsyncK12AIClient, call: Any, body: dict[str, Any]) -> tuple[list[Event], JobEnd]:
-    reply = await call(body)
-    assert reply.code == Code.REPLY_CODE_SUCCESS
-    return await asyncio.wait_for(events_of(client, reply.job_id), 120)
-
-
-def states(events: list[Event]) -> list[str]:
-    return [to_envelope(e)["status"]["state"] for e in events if e.type == "status"]
 
 
 async def test_train_evaluate_predict_k12ml(client: AsyncK12AIClient, server: Server) -> None:
@@ -108,7 +75,7 @@ async def test_duplicate_start_then_stop(client: AsyncK12AIClient) -> None:
     assert info.value.code == Code.REPLY_CODE_JOB_ALREADY_RUNNING
     assert reply.job_id in info.value.message
 
-    await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 60)
+    await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
     stop = await client.train({**body, "op": "train.stop", "service_params": {}})
     assert stop.job_id == reply.job_id
     events, end = await asyncio.wait_for(events_of(client, reply.job_id), 60)
@@ -124,8 +91,8 @@ async def test_duplicate_start_then_stop(client: AsyncK12AIClient) -> None:
 
 async def test_a_crashed_worker_fails_the_job_with_the_reason(client: AsyncK12AIClient) -> None:
     reply = await client.train(slow_training("crash"))
-    await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 60)
-    worker = _worker_of(reply.job_id)
+    await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
+    worker = worker_of(reply.job_id)
     worker.send_signal(signal.SIGKILL)
     _, end = await asyncio.wait_for(events_of(client, reply.job_id), 60)
     assert end.state == "failed"
@@ -172,7 +139,7 @@ async def test_a_job_running_across_a_restart_is_readopted(
     first = server_process()
     async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{first.grpc_port}")) as client:
         reply = await client.train(slow_training("readopt"))
-        await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 60)
+        await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
     first.kill()  # kill -9: no chance to clean up
     second = server_process()
     async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{second.grpc_port}", user="test")) as client:
@@ -183,14 +150,3 @@ async def test_a_job_running_across_a_restart_is_readopted(
         seqs = [e.seq for e in events]
         assert seqs == sorted(set(seqs))
         assert states(events) == ["queued", "starting", "running", "stopped"]
-
-
-async def _state_is(client: AsyncK12AIClient, job_id: str, state: str) -> bool:
-    return (await client.get_job(job_id)).state == state
-
-
-def _worker_of(job_id: str) -> psutil.Process:
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(job_id in part for part in proc.info["cmdline"] or ()):
-            return proc
-    raise AssertionError(f"no worker process for {job_id} (pid {os.getpid()} looked)")

@@ -17,8 +17,8 @@ from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, Event, ReplyError, to_envelope
 from k12ai_server.app import Server
 from tests.conftest import example
-from tests.server.test_jobs import run_to_end, states
-from tests.worker.test_k12cv import Digits, write_digits
+from tests.digits import Digits, write_digits
+from tests.jobs import run_to_end, states
 
 Code = common_pb2.ReplyCode
 # Held-out PNGs to predict, a few per digit.

@@ -8,34 +8,18 @@ overrides, as a user would give them.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, ReplyError, to_envelope
-from k12ai_client.examples_data import K12NLP_SAMPLE
 from k12ai_server.app import Server
 from tests.conftest import example
-from tests.server.test_jobs import run_to_end, states
+from tests.jobs import run_to_end, states
+from tests.k12nlp_requests import seed_train_request
 
 Code = common_pb2.ReplyCode
-FIXTURES = K12NLP_SAMPLE
-
-
-def seed_train_request(data: Path) -> dict[str, Any]:
-    shutil.copytree(FIXTURES, data, dirs_exist_ok=True)
-    body = example("k12nlp", "train")
-    params = body["service_params"]
-    params["train_data_path"] = str(data / "sst_train.txt")
-    params["validation_data_path"] = str(data / "sst_dev.txt")
-    params["test_data_path"] = str(data / "sst_test.txt")
-    embedder = params["model"]["text_field_embedder"]["token_embedders"]["tokens"]
-    embedder["pretrained_file"] = str(data / "glove.6B.50d.fixture.txt.gz")
-    params["overrides"] = {"trainer.num_epochs": 1, "iterator.batch_size": 32}
-    return body
 
 
 async def test_seed_config_trains_evaluates_and_predicts(client: AsyncK12AIClient, server: Server) -> None:

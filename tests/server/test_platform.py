@@ -9,14 +9,16 @@ import pytest
 
 from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, Event, ReplyError, reply_message, to_envelope
+from k12ai_server.platform.gpus import NvmlGpus
 from tests.conftest import assert_eventually
-from tests.server.test_jobs import _state_is, events_of, slow_training
+from tests.jobs import events_of, slow_training, state_is
 
 Code = common_pb2.ReplyCode
 SEED_STATS_KEYS = {
     "cpu_percent", "cpu_percent_list", "cpu_memory_total", "cpu_memory_usage", "cpu_memory_percent",
     "gpus", "containers",
 }  # fmt: skip
+SEED_GPU_KEYS = {"name", "gpu_percent", "gpu_memory_total", "gpu_memory_usage", "gpu_memory_percent"}
 
 
 def stats_request(is_async: bool, **params: Any) -> dict[str, Any]:
@@ -49,15 +51,16 @@ async def test_sync_stats_has_the_seed_fields(client: AsyncK12AIClient) -> None:
     assert "disks" not in message
     assert message["cpu_memory_total"] > message["cpu_memory_usage"] > 0
     assert len(message["cpu_percent_list"]) >= 1
-    assert message["gpus"] == []  # no NVIDIA driver on this machine
+    # The GPUs NVML shows this process (none without a driver), each with the seed's fields.
+    assert [gpu["name"] for gpu in message["gpus"]] == [gpu.name for gpu in NvmlGpus().sample()]
+    assert all(gpu.keys() == SEED_GPU_KEYS for gpu in message["gpus"])
 
 
 async def test_async_stats_arrives_as_a_result_event(client: AsyncK12AIClient) -> None:
-    watcher = asyncio.create_task(_first_result(client))
-    await asyncio.sleep(0.1)
     reply = await client.stats(stats_request(True))
     assert reply.code == 100000
-    envelope = await asyncio.wait_for(watcher, 10)
+    # Whether it is stored before the watch starts or after, the watch delivers it.
+    envelope = await asyncio.wait_for(_first_result(client), 10)
     assert (envelope["tag"], envelope["op"], envelope["type"]) == ("platform", "query", "result")
     assert envelope["result"]["code"] == 100000
     assert envelope["result"]["message"].keys() >= SEED_STATS_KEYS
@@ -79,7 +82,7 @@ async def test_control_unknown_id_answers_the_seed_message(client: AsyncK12AICli
 
 async def test_running_job_shows_in_stats_and_container_stop_stops_it(client: AsyncK12AIClient) -> None:
     reply = await client.train(slow_training("stats"))
-    await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 60)
+    await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
     containers = reply_message(await client.stats(stats_request(False)))["containers"]
     mine = [c for c in containers if c["service_uuid"] == "stats"]
     assert len(mine) == 1

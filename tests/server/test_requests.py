@@ -11,7 +11,7 @@ from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, ReplyError
 from k12ai_server.app import Server
 from tests.conftest import example
-from tests.server.test_jobs import run_to_end
+from tests.jobs import run_to_end
 
 Code = common_pb2.ReplyCode
 

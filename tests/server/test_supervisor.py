@@ -21,7 +21,7 @@ from k12ai_client import AsyncK12AIClient, ClientConfig
 from k12ai_contract.events import MAX_LINE_BYTES
 from k12ai_server.app import Server
 from tests.conftest import ServerProcess, assert_eventually, example, server_config
-from tests.server.test_jobs import _state_is, _worker_of, events_of, slow_training
+from tests.jobs import events_of, slow_training, state_is, worker_of
 
 STATS = {"op": "query", "user": "test", "service_name": "k12platform", "service_uuid": "u"}
 
@@ -81,8 +81,8 @@ async def test_a_poisoned_job_frees_its_slot_and_its_identity(tmp_path: Path) ->
             other = {**example("k12ml", "train_iris"), "user": "test", "service_uuid": "next"}
             queued = await client.train(other)
             assert queued.code == 100204  # the only slot is the poisoned job's
-            await assert_eventually(lambda: _state_is(client, first.job_id, "running"), 60)
-            worker = _worker_of(first.job_id)
+            await assert_eventually(lambda: state_is(client, first.job_id, "running"), 60)
+            worker = worker_of(first.job_id)
             with events_file(server.config.state_dir, first.job_id).open("ab") as channel:
                 channel.write(POISON["NaN"])
             _, end = await asyncio.wait_for(events_of(client, first.job_id), 60)
@@ -104,7 +104,7 @@ async def test_a_poison_line_met_again_after_a_restart_settles_the_same_way(
     first = server_process()
     async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{first.grpc_port}", user="test")) as client:
         reply = await client.train(slow_training("poison-restart"))
-        await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 60)
+        await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
     first.kill()
     with events_file(tmp_path / "state", reply.job_id).open("ab") as channel:
         channel.write(POISON["NaN"])
@@ -162,8 +162,8 @@ async def test_a_full_disk_fails_the_job_and_the_server_goes_on(tmp_path: Path) 
         try:
             async with AsyncK12AIClient(client_config(server)) as client:
                 reply = await client.train(slow_training("full"))
-                await assert_eventually(lambda: _state_is(client, reply.job_id, "running"), 60)
-                worker = _worker_of(reply.job_id)
+                await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
+                worker = worker_of(reply.job_id)
                 fill(state / "filler")
                 # The worker cannot write its next event (or the server cannot store it): it ends.
                 await assert_eventually(lambda: _gone(worker), 60)

@@ -6,15 +6,21 @@ import itertools
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from k12ai_client.examples_data import K12NLP_SAMPLE
 from k12ai_contract.jobs import JobKind
 from k12ai_contract.spec import JobSpec
 
 ROOT = Path(__file__).resolve().parents[2]
+# Where worker tests keep their data: pytest's temporary directories and the committed SST/GloVe
+# slice (in the client package, which `k12ai examples data` writes a sample of). Jobs (and
+# in-process readers, see conftest.py) may read there and nowhere else.
+TEST_DATA_ROOTS = (Path(tempfile.gettempdir()), K12NLP_SAMPLE)
 
 # Job ids and folders unique within the test session.
 _job_numbers = itertools.count(1)
@@ -55,6 +61,8 @@ def run_job(
     cwd: Path | None = None,
     timeout_s: float = 300,
     env: Mapping[str, str] | None = None,
+    cpu_threads: int = 1,
+    data_roots: tuple[Path, ...] = TEST_DATA_ROOTS,
 ) -> Job:
     """Runs the job to its end in ``work/job<N>`` (also its cwd unless ``cwd`` is given)."""
     number = next(_job_numbers)
@@ -63,6 +71,7 @@ def run_job(
     spec = JobSpec(
         job_id=f"job{number}", service_name=service, kind=JobKind(kind), user="test",
         service_uuid="123456", params=params, cache_dir=cache, events_path=job_dir / "events.jsonl",
+        cpu_threads=cpu_threads, data_roots=data_roots,
     )  # fmt: skip
     spec.dump(job_dir / "spec.json")
     proc = subprocess.run(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +19,13 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 import k12ai_worker.k12cv as k12cv
-from k12ai_client import examples_data
 from k12ai_contract.errors import ConfigError
+from tests.digits import Digits, write_digits
 from tests.worker import job_process
 from tests.worker.job_process import Job
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = {"accuracy", "accuracy3", "loss"}
-
-
-@dataclass(frozen=True)
-class Digits:
-    """Where the digits were written, and which held-out PNG shows which digit."""
-
-    train: Path
-    validation: Path
-    # (file, digit) of every validation image.
-    held_out: list[tuple[Path, str]]
-
-
-def write_digits(root: Path, *, test_fraction: float = 0.2) -> Digits:
-    """scikit-learn's digits as 8x8 grayscale PNGs in ``root/{train,validation}/<digit>/<index>.png``."""
-    held_out = examples_data.write_digits(root, test_fraction=test_fraction)
-    return Digits(root / "train", root / "validation", held_out)
 
 
 def example(name: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import copy
 import gzip
 import json
 import math
+import os
 import subprocess
 import sys
 import tarfile
@@ -24,7 +25,7 @@ from k12ai_contract.errors import ConfigError
 from k12ai_contract.jobs import JobKind
 from k12ai_contract.spec import JobSpec
 from tests.worker import job_process
-from tests.worker.job_process import Job
+from tests.worker.job_process import TEST_DATA_ROOTS, Job
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = K12NLP_SAMPLE
@@ -58,9 +59,13 @@ class ListSink:
         self.events.append((type, payload))
 
 
+# Fewer threads than the libraries' default (every core), so the count a job uses shows whose it is.
+CPU_THREADS = max(1, (os.cpu_count() or 1) // 2)
+
+
 def run_job(work: Path, cache: Path, kind: str, params: dict[str, Any]) -> Job:
     # cwd is not the cache dir: a relative output_file must still land in the cache dir.
-    return job_process.run_job("k12nlp", work, cache, kind, params)
+    return job_process.run_job("k12nlp", work, cache, kind, params, cpu_threads=CPU_THREADS)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +74,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Job]:
     work = tmp_path_factory.mktemp("k12nlp")
     cache = work / "users" / "test" / "123456"
     return work, cache, run_job(work, cache, "train", seed_train_params())
+
+
+def test_pytorch_and_blas_use_the_jobs_cpu_share(trained: tuple[Path, Path, Job]) -> None:
+    _, _, job = trained
+    [report] = [i for i in job.of("info") if "cpu_threads" in i]
+    assert report["cpu_threads"] == CPU_THREADS
+    assert report["threads"]["torch"] == CPU_THREADS
+    assert set(report["threads"].values()) == {CPU_THREADS}, report
 
 
 def test_seed_config_trains_streams_metrics_and_leaves_the_archive(trained: tuple[Path, Path, Job]) -> None:
@@ -285,15 +298,18 @@ def test_sst_reader_granularities_and_subtrees(tmp_path: Path) -> None:
 
     tree = tmp_path / "tree.txt"
     tree.write_text("(3 (2 It) (4 (4 (2 's) (4 great)) (1 bad)))\n(2 (2 so) (2 so))\n")
-    roots = list(SstTokensReader().read(tree))
+    roots = list(SstTokensReader().read(tree, "train_data_path"))
     assert [(i.tokens, i.label) for i in roots] == [(["It", "'s", "great", "bad"], "3"), (["so", "so"], "2")]
-    subtrees = list(SstTokensReader(use_subtrees=True).read(tree))
+    subtrees = list(SstTokensReader(use_subtrees=True).read(tree, "train_data_path"))
     assert len(subtrees) == 7 + 3
     assert (["'s", "great"], "4") in [(i.tokens, i.label) for i in subtrees]
-    three = [i.label for i in SstTokensReader(use_subtrees=True, granularity="3-class").read(tree)]
+    three = [
+        i.label
+        for i in SstTokensReader(use_subtrees=True, granularity="3-class").read(tree, "train_data_path")
+    ]
     assert three == ["2", "1", "2", "2", "1", "2", "0", "1", "1", "1"]
     # 2-class drops neutral nodes.
-    two = [(i.tokens, i.label) for i in SstTokensReader(granularity="2-class").read(tree)]
+    two = [(i.tokens, i.label) for i in SstTokensReader(granularity="2-class").read(tree, "train_data_path")]
     assert two == [(["It", "'s", "great", "bad"], "1")]
 
 
@@ -304,7 +320,7 @@ def test_glove_reader_keeps_vocabulary_words_only(tmp_path: Path) -> None:
     for path in (tmp_path / "v.txt", tmp_path / "v.txt.gz"):
         data = ("\n".join(lines) + "\n").encode()
         path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
-        found = read_vectors(path, ["@@PADDING@@", "über", "dog", "the", "absent"], 3)
+        found = read_vectors(path, ["@@PADDING@@", "über", "dog", "the", "absent"], 3, key="pretrained_file")
         rows = {int(i): v.tolist() for i, v in zip(found.indices, found.vectors, strict=True)}
         # The later "the" wins; "dog" has 2 numbers, not 3, and is skipped.
         assert rows == {1: [0.5, 0.25, -1.0], 3: [9.0, 9.0, 9.0]}
@@ -345,7 +361,7 @@ def test_text_classification_json_with_basic_classifiers(tmp_path: Path) -> None
         cache = tmp_path / f"cache{i}"
         spec = JobSpec(
             job_id="j", service_name="k12nlp", kind=JobKind.TRAIN, user="t", service_uuid="u",
-            params=params, cache_dir=cache, events_path=tmp_path / "unused",
+            params=params, cache_dir=cache, events_path=tmp_path / "unused", data_roots=TEST_DATA_ROOTS,
         )  # fmt: skip
         run_train(spec, sink)
         result = [p for t, p in sink.events if t == "result"]

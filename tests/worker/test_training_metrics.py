@@ -15,7 +15,7 @@ from k12ai_worker.training.params import parse
 from k12ai_worker.training.reporting import MetricsThrottle
 from k12ai_worker.training.trainer import Trainer
 from k12ai_worker.training.trainer_config import TrainerSpec
-from tests.worker.test_k12nlp_trainer import Events, Linear, separable
+from tests.worker.toy_training import Events, Linear, separable
 
 
 def accuracies() -> dict[str, Metric]:

@@ -22,12 +22,14 @@ STAGES = (
     (6, 320, 1, 1),
 )
 LAST_CHANNELS = 1280
+# Channel counts are multiples of this.
+CHANNEL_DIVISOR = 8
 
 
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """Channels rounded to a multiple of ``divisor``, never down by more than 10%."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
+def make_divisible(value: float) -> int:
+    """Channels rounded to a multiple of CHANNEL_DIVISOR, never down by more than 10%."""
+    rounded = max(CHANNEL_DIVISOR, int(value + CHANNEL_DIVISOR / 2) // CHANNEL_DIVISOR * CHANNEL_DIVISOR)
+    return rounded + CHANNEL_DIVISOR if rounded < 0.9 * value else rounded
 
 
 class ConvBNReLU(nn.Sequential):

@@ -29,7 +29,7 @@ def pretrained_weight(
         raise ConfigError(key, f"file not found: {file}")
     started = time.monotonic()
     try:
-        found = read_vectors(path, tokens[:num_embeddings], dim)
+        found = read_vectors(path, tokens[:num_embeddings], dim, key=key)
     except (OSError, EOFError, ValueError) as exc:
         raise ConfigError(key, f"cannot read {file}: {exc}") from None
     if len(found.indices) == 0:

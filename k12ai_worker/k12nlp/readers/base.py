@@ -35,7 +35,8 @@ class DatasetReaderSpec:
     # Accepted for AllenNLP configs: k12nlp reads a dataset once and keeps it in memory.
     lazy: bool = False
 
-    def read(self, path: Path) -> Iterator[Instance]:
+    def read(self, path: Path, key: str) -> Iterator[Instance]:
+        """The instances of the file at ``path``, opened through ``inputs`` as config key ``key``."""
         raise NotImplementedError
 
     def tokenize(self, sentence: str) -> list[str]:

@@ -57,7 +57,8 @@ def parse_tree(text: str) -> Tree:
             expect_label = False
         else:
             if not open_nodes:
-                raise TreeSyntaxError(f"token {token!r} outside any node")
+                # The token is not quoted: messages never show what a data file holds.
+                raise TreeSyntaxError("a token lies outside any node")
             leaves.append(token)
     if expect_label or open_nodes:
         raise TreeSyntaxError("unbalanced brackets: a node is not closed")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from k12ai_worker import inputs
 from k12ai_worker.k12nlp.readers.base import DataFormatError, DatasetReaderSpec, Instance
 from k12ai_worker.k12nlp.readers.ptb_tree import TreeSyntaxError, parse_tree
 
@@ -21,8 +22,8 @@ class SstTokensReader(DatasetReaderSpec):
     # positive (2); 2-class to negative (0) and positive (1), dropping neutral nodes.
     granularity: Literal["5-class", "3-class", "2-class"] = "5-class"
 
-    def read(self, path: Path) -> Iterator[Instance]:
-        with path.open(encoding="utf-8") as lines:
+    def read(self, path: Path, key: str) -> Iterator[Instance]:
+        with inputs.open_text(key, path) as lines:
             for number, line in enumerate(lines, start=1):
                 line = line.strip()
                 if not line:
@@ -44,7 +45,7 @@ class SstTokensReader(DatasetReaderSpec):
         try:
             value = int(sentiment)
         except ValueError:
-            raise DataFormatError(f"{path}:{number}: label {sentiment!r} is not a number 0-4") from None
+            raise DataFormatError(f"{path}:{number}: a node's label is not a number 0-4") from None
         if value < 2:
             return "0"
         if value == 2:

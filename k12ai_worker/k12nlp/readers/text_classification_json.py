@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from k12ai_contract.errors import ConfigError
+from k12ai_worker import inputs, json_text
 from k12ai_worker.k12nlp.readers.base import DataFormatError, DatasetReaderSpec, Instance
 from k12ai_worker.k12nlp.tokenizers import TokenizerSpec, WordTokenizerSpec
 from k12ai_worker.training.params import join
@@ -24,13 +25,13 @@ class TextClassificationJsonReader(DatasetReaderSpec):
         if self.max_sequence_length is not None and self.max_sequence_length < 1:
             raise ConfigError(join(path, "max_sequence_length"), "must be at least 1")
 
-    def read(self, path: Path) -> Iterator[Instance]:
-        with path.open(encoding="utf-8") as lines:
+    def read(self, path: Path, key: str) -> Iterator[Instance]:
+        with inputs.open_text(key, path) as lines:
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
                 try:
-                    item = json.loads(line)
+                    item = json_text.loads(key, line)
                 except json.JSONDecodeError as exc:
                     raise DataFormatError(f"{path}:{number}: not JSON: {exc}") from None
                 if not isinstance(item, dict) or not isinstance(item.get("text"), str):

@@ -1,4 +1,4 @@
-"""A TCP proxy that can cut the line: a real Consul agent made unreachable and back, for outage tests."""
+"""A TCP proxy that can cut the line: a server made unreachable and back, for outage tests."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
+        # Connections accepted so far.
+        self.accepted = 0
 
     @property
     def addr(self) -> str:
@@ -20,6 +22,11 @@ class TcpProxy:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def drop_connections(self) -> None:
+        """Cut every open connection, as a network that failed; new ones still get through."""
+        for writer in tuple(self._writers):
+            writer.close()
 
     async def stop(self) -> None:
         """Refuse new connections and drop the open ones, as an agent that went away."""
@@ -32,6 +39,7 @@ class TcpProxy:
         self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._target)
         except OSError:
