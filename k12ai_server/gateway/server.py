@@ -80,7 +80,7 @@ class RestGateway:
             for route in self.routes.routes
         }
         if metrics is not None:
-            self._handlers = instrument(self._handlers, metrics.observe_rest)
+            self._handlers = instrument(self._handlers, metrics)
         self._metrics = metrics
         self._openapi = dumps(openapi_document(self.routes))
         self._max_body_bytes = max_body_bytes

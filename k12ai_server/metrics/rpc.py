@@ -1,7 +1,12 @@
-"""RPC latency histograms per transport, method and status code, and the gRPC interceptor that feeds them."""
+"""RPC latency histograms per transport, method and status code; the wrapper that times a call.
+
+gRPC calls are timed by :class:`RpcMetricsInterceptor`; the REST gateway, which calls the
+servicers in-process past it, times its own with :func:`timed` (see gateway/call_metrics.py).
+"""
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -29,6 +34,10 @@ LATENCY_BUCKETS_S = (
     60,
     300,
 )
+
+# The code a call ended with, from its context and the exception it raised (None: it returned).
+CodeOf = Callable[[Any, Exception | None], grpc.StatusCode]
+Observe = Callable[[grpc.StatusCode, float], None]
 
 
 class RpcMetrics:
@@ -59,67 +68,56 @@ class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None:
-            return None
-        observe = self._observer(details.method)
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _timed_unary(handler.unary_unary, observe),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _timed_stream(handler.unary_stream, observe),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler  # client-streaming calls (reflection's): not measured
+        if handler is None or handler.request_streaming:
+            return handler  # client-streaming calls (reflection's): not measured
 
-    def _observer(self, method: str) -> Callable[[grpc.StatusCode, float], None]:
-        return lambda code, seconds: self._metrics.observe("grpc", method, code, seconds)
+        def observe(code: grpc.StatusCode, seconds: float) -> None:
+            self._metrics.observe("grpc", details.method, code, seconds)
+
+        if handler.response_streaming:
+            return handler._replace(unary_stream=timed(handler.unary_stream, observe, _grpc_code))
+        return handler._replace(unary_unary=timed(handler.unary_unary, observe, _grpc_code))
 
 
-Observe = Callable[[grpc.StatusCode, float], None]
+def timed(behavior: Callable[..., Any], observe: Observe, code_of: CodeOf) -> Callable[..., Any]:
+    """``behavior`` (a coroutine or an async generator of replies), observed once it ends.
 
+    A call that neither returns nor raises an Exception was cancelled: its client went away.
+    """
+    if inspect.isasyncgenfunction(behavior):
 
-def _timed_unary(behavior: Callable[..., Awaitable[Any]], observe: Observe) -> Callable[..., Awaitable[Any]]:
-    async def timed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        started = time.perf_counter()
-        code = grpc.StatusCode.CANCELLED  # unless it ends: the client went away
+        async def stream(request: Any, context: Any) -> AsyncIterator[Any]:
+            started, code = time.perf_counter(), grpc.StatusCode.CANCELLED
+            try:
+                async for reply in behavior(request, context):
+                    yield reply
+                code = code_of(context, None)
+            except Exception as exc:
+                code = code_of(context, exc)
+                raise
+            finally:
+                observe(code, time.perf_counter() - started)
+
+        return stream
+
+    async def unary(request: Any, context: Any) -> Any:
+        started, code = time.perf_counter(), grpc.StatusCode.CANCELLED
         try:
             reply = await behavior(request, context)
-            code = _code(context, grpc.StatusCode.OK)
+            code = code_of(context, None)
             return reply
-        except Exception:
-            code = _code(context, grpc.StatusCode.UNKNOWN)
+        except Exception as exc:
+            code = code_of(context, exc)
             raise
         finally:
             observe(code, time.perf_counter() - started)
 
-    return timed
+    return unary
 
 
-def _timed_stream(
-    behavior: Callable[..., AsyncIterator[Any]], observe: Observe
-) -> Callable[..., AsyncIterator[Any]]:
-    async def timed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-        started = time.perf_counter()
-        code = grpc.StatusCode.CANCELLED
-        try:
-            async for reply in behavior(request, context):
-                yield reply
-            code = _code(context, grpc.StatusCode.OK)
-        except Exception:
-            code = _code(context, grpc.StatusCode.UNKNOWN)
-            raise
-        finally:
-            observe(code, time.perf_counter() - started)
-
-    return timed
-
-
-def _code(context: grpc.aio.ServicerContext[Any, Any], otherwise: grpc.StatusCode) -> grpc.StatusCode:
-    """The code the servicer set or aborted with, else ``otherwise``."""
+def _grpc_code(context: grpc.aio.ServicerContext[Any, Any], failure: Exception | None) -> grpc.StatusCode:
+    """The code the servicer set or aborted with; else OK, or UNKNOWN for an exception."""
     code = context.code()
-    return code if isinstance(code, grpc.StatusCode) else otherwise
+    if isinstance(code, grpc.StatusCode):
+        return code
+    return grpc.StatusCode.OK if failure is None else grpc.StatusCode.UNKNOWN

@@ -17,9 +17,10 @@ from typing import Any
 import psutil
 import pytest
 
-from k12ai_client import AsyncK12AIClient, ClientConfig, Event, JobEnd, to_envelope
+from k12ai_client import AsyncK12AIClient, ClientConfig, Event, to_envelope
 from k12ai_server.app import Server
 from tests.conftest import ROOT, example, server_config
+from tests.jobs import events_of
 from tests.logs.noisy_model import NoisyModel, install
 
 
@@ -45,13 +46,8 @@ async def run(client: AsyncK12AIClient, call: Any, body: dict[str, Any]) -> tupl
 
 
 async def watch_to_end(client: AsyncK12AIClient, job_id: str) -> tuple[str, list[Event], str]:
-    events: list[Event] = []
-    async for item in client.watch(job_id=job_id):
-        if isinstance(item, JobEnd):
-            return job_id, events, item.state
-        assert isinstance(item, Event)
-        events.append(item)
-    raise AssertionError("watch ended without JobEnd")
+    events, end = await events_of(client, job_id)
+    return job_id, events, end.state
 
 
 def logs_of(events: list[Event]) -> list[dict[str, Any]]:

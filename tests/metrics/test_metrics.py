@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from k12ai_client import AsyncK12AIClient, ClientConfig, JobEnd, RPCError
 from k12ai_server.app import Server
 from tests.conftest import assert_eventually, example, server_config
+from tests.jobs import slow_training
 from tests.mirror.conftest import consul, consul_server  # noqa: F401 (fixtures)
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -104,12 +105,12 @@ async def test_watchers_and_the_queue_while_jobs_wait(tmp_path: Path) -> None:
 
             await assert_eventually(one_watcher)
             for uuid in ("q1", "q2"):
-                await client.train(_digits(uuid))
+                await client.train(slow_training(uuid))
             _, samples = await scrape(server)
             assert value(samples, "k12ai_job_queue_length") == 1
             assert value(samples, "k12ai_jobs", framework="k12ml", state="queued") == 1
             for uuid in ("q1", "q2"):
-                await client.train({**_digits(uuid), "op": "train.stop"})
+                await client.train({**slow_training(uuid), "op": "train.stop"})
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
@@ -122,17 +123,6 @@ async def test_watchers_and_the_queue_while_jobs_wait(tmp_path: Path) -> None:
             assert rpc_count(samples, "grpc", "Watch", "CANCELLED") == 1
     finally:
         await server.stop()
-
-
-def _digits(uuid: str) -> dict[str, object]:
-    """A training long enough to keep its slot while the test looks at the queue."""
-    body = example("k12ml", "train_iris")
-    body["service_uuid"] = uuid
-    body["service_params"] = {
-        "dataset": {"type": "builtin", "name": "digits"},
-        "model": {"type": "gradient_boosting", "params": {"n_estimators": 3000}},
-    }
-    return body
 
 
 async def _follow_all(client: AsyncK12AIClient) -> None:

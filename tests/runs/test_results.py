@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from typing import Any
 
 from google.protobuf import json_format
 
-from k12ai_client import AsyncK12AIClient, Event, JobEnd, to_envelope
+from k12ai_client import AsyncK12AIClient, to_envelope
 from k12ai_server.app import Server
 from tests.conftest import EXAMPLES, example
+from tests.jobs import run_to_end
 
 
 async def results_of(client: AsyncK12AIClient, call: Any, body: dict[str, Any]) -> tuple[str, list[Any]]:
-    reply = await call(body)
-    results: list[Any] = []
-    async for item in client.watch(job_id=reply.job_id):
-        if isinstance(item, JobEnd):
-            assert item.state == "finished"
-            return reply.job_id, results
-        assert isinstance(item, Event)
-        if item.type == "result":
-            results.append(to_envelope(item)["result"])
-    raise AssertionError("watch ended without JobEnd")
+    """A finished job's id and the payloads of its result events."""
+    events, end = await run_to_end(client, call, body)
+    assert end.state == "finished"
+    return end.job_id, [to_envelope(e)["result"] for e in events if e.type == "result"]
 
 
 def summary(job: Any) -> dict[str, Any]:
@@ -59,8 +55,13 @@ async def test_watch_ends_with_the_result_line(server: Server) -> None:
     assert (await cli(server, "train", "start", "--config", train, "--watch"))[0] == 0
     code, err = await cli(server, "evaluate", "start", "--config", evaluate, "--watch")
     assert code == 0, err
-    [line] = [line for line in err.splitlines() if line.startswith("job finished in ")]
-    assert ", accuracy=" in line and ", f1_macro=" in line and ", output_file=" in line
+    lines = err.splitlines()
+    final = next(i for i, line in enumerate(lines) if line.startswith("job finished in "))
+    # After the final line, the job's result: its figures in the fixed order, then its file.
+    assert re.fullmatch(
+        r"result: loss [0-9.e-]+ · accuracy [0-9.]+ · f1_macro [0-9.]+ · /.*/evaluate_metrics\.json",
+        lines[final + 1],
+    )
 
 
 async def cli(server: Server, *args: str) -> tuple[int, str]:

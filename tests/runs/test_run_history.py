@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 
 from k12ai_api.v1 import common_pb2
-from k12ai_client import AsyncK12AIClient, ClientConfig, Event, JobEnd, ReplyError, to_envelope
+from k12ai_client import AsyncK12AIClient, ClientConfig, ReplyError, to_envelope
 from k12ai_contract.model_origin import ORIGIN_MEMBER, ModelOrigin, read_model_origin
 from k12ai_contract.rundir import ProjectDir
 from k12ai_server.app import Server
 from k12ai_server.runs.retention import RetentionPolicy, prune_runs
 from tests.conftest import example, server_config
+from tests.jobs import run_to_end
 
 Code = common_pb2.ReplyCode
 
@@ -40,16 +41,9 @@ def evaluation(uuid: str, **params: Any) -> dict[str, Any]:
 
 async def run(client: AsyncK12AIClient, call: Any, body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The job's id and its metrics payloads, once it finished."""
-    reply = await call(body)
-    metrics: list[dict[str, Any]] = []
-    async for item in client.watch(job_id=reply.job_id):
-        if isinstance(item, JobEnd):
-            assert item.state == "finished", (await client.get_job(reply.job_id)).reason
-            return reply.job_id, metrics
-        assert isinstance(item, Event)
-        if item.type == "metrics":
-            metrics.append(to_envelope(item)["metrics"])
-    raise AssertionError("watch ended without JobEnd")
+    events, end = await run_to_end(client, call, body)
+    assert end.state == "finished", (await client.get_job(end.job_id)).reason
+    return end.job_id, [to_envelope(e)["metrics"] for e in events if e.type == "metrics"]
 
 
 async def test_each_training_kept_and_an_earlier_one_evaluated_by_job_id(
