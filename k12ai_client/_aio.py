@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -12,6 +13,7 @@ from google.protobuf import message
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platform_pb2_grpc
 from k12ai_client._calls import SeedBody, as_request, check_reply
 from k12ai_client._config import ClientConfig
+from k12ai_client._download import PartFile, filename_from, target_path
 from k12ai_client._errors import from_rpc_error
 from k12ai_client._watch import WatchItem, WatchState
 
@@ -75,6 +77,24 @@ class AsyncK12AIClient:
             job_id=job_id, max_points=max_points, latest_only=latest_only
         )
         return await self._call(self._framework.GetMetricSeries, request)  # type: ignore[no-any-return]
+
+    async def download_artefact(
+        self, job_id: str, destination: Path | None = None, *, directory: Path = Path()
+    ) -> Path:
+        """As ``K12AIClient.download_artefact``."""
+        request = framework_pb2.DownloadArtefactRequest(job_id=job_id)
+        part: PartFile | None = None
+        try:
+            call = self._framework.DownloadArtefact(request, metadata=self.config.metadata)
+            name = filename_from(await call.initial_metadata(), job_id)
+            part = await asyncio.to_thread(PartFile, target_path(destination, directory, name))
+            async for chunk in call:
+                await asyncio.to_thread(part.write, chunk.data)
+        except grpc.RpcError as exc:
+            if part is not None:
+                await asyncio.to_thread(part.discard)
+            raise from_rpc_error(exc) from exc
+        return await asyncio.to_thread(part.commit)
 
     async def watch(self, state: WatchState | None = None, **filters: Any) -> AsyncIterator[WatchItem]:
         """As ``K12AIClient.watch``."""

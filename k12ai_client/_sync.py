@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -12,6 +13,7 @@ from google.protobuf import message
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platform_pb2_grpc
 from k12ai_client._calls import SeedBody, as_request, check_reply
 from k12ai_client._config import ClientConfig
+from k12ai_client._download import PartFile, filename_from, target_path
 from k12ai_client._errors import from_rpc_error
 from k12ai_client._watch import WatchItem, WatchState
 
@@ -77,6 +79,28 @@ class K12AIClient:
             job_id=job_id, max_points=max_points, latest_only=latest_only
         )
         return self._call(self._framework.GetMetricSeries, request)  # type: ignore[no-any-return]
+
+    def download_artefact(
+        self, job_id: str, destination: Path | None = None, *, directory: Path = Path()
+    ) -> Path:
+        """Saves the job's artefact (a training's model.tar.gz, an evaluate/predict output_file).
+
+        ``destination``: a file, or a folder for the server's file name; by default that name
+        in ``directory``. The file appears only once it is whole; returns its path.
+        """
+        request = framework_pb2.DownloadArtefactRequest(job_id=job_id)
+        part: PartFile | None = None
+        try:
+            call = self._framework.DownloadArtefact(request, metadata=self.config.metadata)
+            name = filename_from(call.initial_metadata(), job_id)
+            part = PartFile(target_path(destination, directory, name))
+            for chunk in call:
+                part.write(chunk.data)
+        except grpc.RpcError as exc:
+            if part is not None:
+                part.discard()
+            raise from_rpc_error(exc) from exc
+        return part.commit()
 
     def watch(self, state: WatchState | None = None, **filters: Any) -> Iterator[WatchItem]:
         """Events (and the final ``JobEnd`` of a job watch), resuming after dropped connections.

@@ -13,6 +13,8 @@ class WorkerCode(enum.IntEnum):
     INVALID_PARAMS = 100103
     PATH_OUTSIDE_DATA_ROOT = 100104
     TASK_START_FAILED = 100202
+    # A job that crashed (an exception it did not expect); its log holds the traceback.
+    INTERNAL_ERROR = 100500
 
     @property
     def descr(self) -> str:
@@ -24,4 +26,5 @@ _DESCR = {
     WorkerCode.INVALID_PARAMS: "invalid service params",
     WorkerCode.PATH_OUTSIDE_DATA_ROOT: "path outside the data roots",
     WorkerCode.TASK_START_FAILED: "task service start fails",
+    WorkerCode.INTERNAL_ERROR: "internal error",
 }

@@ -1,4 +1,4 @@
-"""The files of a job's run directory, which the server and the worker both use."""
+"""The files of a job's run directory and of a project's cache directory (server and worker)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 # What training leaves in the project's cache directory and evaluate/predict read (the seed's name).
 MODEL_ARCHIVE = "model.tar.gz"
+# Under the cache directory: one folder per training, named by its job id, holding that run's archive.
+RUNS_DIR = "runs"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,32 @@ class RunDir:
         return self.path / "exit_code"
 
 
+@dataclass(frozen=True)
+class ProjectDir:
+    """A project's cache directory: the latest model as in the seed, and every training's own.
+
+    A training writes ``runs/{job_id}/model.tar.gz`` and then makes that file the project's
+    ``model.tar.gz`` (a hard link swapped in by one rename), so the seed's path always holds
+    the latest model while each run's stays addressable by its job id.
+    """
+
+    path: Path
+
+    @property
+    def latest_archive(self) -> Path:
+        return self.path / MODEL_ARCHIVE
+
+    @property
+    def runs(self) -> Path:
+        return self.path / RUNS_DIR
+
+    def run(self, job_id: str) -> Path:
+        return self.runs / job_id
+
+    def run_archive(self, job_id: str) -> Path:
+        return self.run(job_id) / MODEL_ARCHIVE
+
+
 def server_owned(relative: Path) -> str | None:
     """What a job's output at ``relative`` (a path inside a project's cache directory) would
     overwrite of what training keeps there, in words; None when it overwrites nothing of it."""
@@ -43,4 +71,6 @@ def server_owned(relative: Path) -> str | None:
     # The archive, and the temporary files it is written through (".model.tar.gz.<n>.tmp").
     if name == MODEL_ARCHIVE or (name.startswith(f".{MODEL_ARCHIVE}.") and name.endswith(".tmp")):
         return f"the trained model ({MODEL_ARCHIVE})"
+    if name == RUNS_DIR or name.startswith(f"{RUNS_DIR}/"):
+        return f"the models of earlier trainings ({RUNS_DIR}/)"
     return None

@@ -9,7 +9,11 @@ from typing import Any
 
 from k12ai_contract.data_access import DataAccess
 from k12ai_contract.jobs import JobKind
-from k12ai_contract.rundir import MODEL_ARCHIVE
+from k12ai_contract.rundir import ProjectDir
+
+# service_params of evaluate/predict: the earlier training (its job id) whose model to use.
+# The server takes it out of the params a framework sees and hands it over as ``model_run``.
+MODEL_RUN_PARAM = "job_id"
 
 # service_params, and any JSON text inside them, nest at most this deep: configs are small
 # documents, and deeper nesting only serves to exhaust a parser's stack.
@@ -32,6 +36,8 @@ class JobSpec:
     # concurrent jobs do not oversubscribe them. The GPUs are the runner's to hand over
     # (k12ai_contract.worker.GPU_ENV): they are known only when the job starts.
     cpu_threads: int = 1
+    # evaluate/predict: the training whose model to use; "" is the project's latest.
+    model_run: str = ""
     # The data roots, resolved: the worker opens inputs under these only (see data_access);
     # none: no input file may be opened.
     data_roots: tuple[Path, ...] = ()
@@ -48,7 +54,16 @@ class JobSpec:
 
     @property
     def model_archive(self) -> Path:
-        return self.cache_dir / MODEL_ARCHIVE
+        """The archive a training writes (its run's), or the one evaluate/predict read."""
+        project = ProjectDir(self.cache_dir)
+        if self.kind is JobKind.TRAIN:
+            return project.run_archive(self.job_id)
+        return project.run_archive(self.model_run) if self.model_run else project.latest_archive
+
+    @property
+    def latest_archive(self) -> Path:
+        """The project's model.tar.gz, the seed's path: a training makes its archive that one."""
+        return ProjectDir(self.cache_dir).latest_archive
 
     @property
     def data_access(self) -> DataAccess:
@@ -72,6 +87,7 @@ class JobSpec:
             cache_dir=Path(raw["cache_dir"]),
             events_path=Path(raw["events_path"]),
             cpu_threads=int(raw.get("cpu_threads", 1)),
+            model_run=raw.get("model_run", ""),
             data_roots=tuple(Path(p) for p in raw.get("data_roots", [])),
             ship_to=raw.get("ship_to", ""),
             ship_secret=raw.get("ship_secret", ""),
@@ -97,8 +113,17 @@ class JobSpec:
             "cache_dir": str(self.cache_dir),
             "events_path": str(self.events_path),
             "cpu_threads": self.cpu_threads,
+            "model_run": self.model_run,
             "data_roots": [str(p) for p in self.data_roots],
             "ship_to": self.ship_to,
             "ship_secret": self.ship_secret,
         }
         return json.dumps(raw)
+
+
+def split_model_run(kind: JobKind, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The params a framework sees, and the run an evaluate/predict names (``service_params.job_id``)."""
+    if kind is JobKind.TRAIN or MODEL_RUN_PARAM not in params:
+        return params, ""
+    rest = {k: v for k, v in params.items() if k != MODEL_RUN_PARAM}
+    return rest, str(params[MODEL_RUN_PARAM])

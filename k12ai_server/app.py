@@ -26,11 +26,14 @@ from k12ai_server.gateway.limits import HttpTimeouts
 from k12ai_server.jobs.gpus import GpuAllocator
 from k12ai_server.jobs.limits import JobLimits, cpu_share, default_per_user
 from k12ai_server.jobs.service import JobPaths, JobService, ShipTarget
+from k12ai_server.jobs.store import JobStore
+from k12ai_server.metrics.registry import ServerMetrics
 from k12ai_server.mirror.link import ConsulLink
 from k12ai_server.platform.gpus import NvmlGpus
 from k12ai_server.platform.host import HostSampler
 from k12ai_server.runners.base import EventChannel, Runner
 from k12ai_server.runners.local import LocalProcessRunner
+from k12ai_server.runs.retention import RetentionPolicy, RunRetention
 from k12ai_server.security.auth import Authenticator
 from k12ai_server.security.job_secrets import JobSecrets
 from k12ai_server.security.policy import load_tokens
@@ -121,11 +124,14 @@ class Server:
             undo.push_async_callback(ingest.stop, 0)
         secrets = JobSecrets.load(config.state_dir)
         ship_to = ShipTarget(address=ingest.address, secret_for=secrets.secret_for) if ingest else None
+        allocator = GpuAllocator(_gpu_inventory(config, gpus))
+        job_store = JobStore(db)
+        metrics = ServerMetrics(jobs=job_store, gpus=allocator, events=events)
         jobs = JobService(
             db=db,
             events=events,
             runner=runner,
-            gpus=GpuAllocator(_gpu_inventory(config, gpus)),
+            gpus=allocator,
             paths=JobPaths(
                 data_root=config.data_root, state_dir=config.state_dir, data_roots=config.data_roots
             ),
@@ -142,7 +148,7 @@ class Server:
         undo.push_async_callback(sampler.close)
 
         grpc_server = grpc.aio.server(
-            interceptors=[UndecodableRequestInterceptor()],
+            interceptors=[metrics.interceptor, UndecodableRequestInterceptor()],
             options=[
                 *SERVER_OPTIONS,
                 ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
@@ -157,6 +163,9 @@ class Server:
             data_roots=config.data_roots,
             heartbeat_s=config.heartbeat_s,
             closing=closing,
+            retention=RunRetention(
+                job_store, RetentionPolicy(keep_runs=config.keep_runs, keep_bytes=config.keep_runs_bytes)
+            ),
         )
         platform = PlatformServicer(sampler=sampler, jobs=jobs, events=events, auth=auth)
         for servicer, service in zip((framework, platform), SERVICES, strict=True):
@@ -172,6 +181,7 @@ class Server:
                 header_timeout_s=config.http_header_timeout_s, shutdown_timeout_s=config.shutdown_grace_s
             ),
             console=ConsoleSite(),
+            metrics=metrics,
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
@@ -198,6 +208,7 @@ class Server:
                 tls=config.tls_cert is not None,
                 health_servicer=health_servicer,
             )
+            metrics.attach_mirror(consul.mirror.health)
         await jobs.recover()
         for name in (*SERVICE_NAMES, ""):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -95,6 +95,18 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         help="a job running longer is stopped and fails, saying why (default 72 h; 0: no limit)",
     )
     p.add_argument("--heartbeat-s", type=float, default=float(_env("heartbeat_s", DEFAULTS.heartbeat_s)))
+    p.add_argument(
+        "--keep-runs",
+        type=int,
+        default=int(_env("keep_runs", DEFAULTS.keep_runs)),
+        help="trainings a project keeps the model of, the newest first (K12AI_KEEP_RUNS; 0: all)",
+    )
+    p.add_argument(
+        "--keep-runs-mib",
+        type=int,
+        default=int(_env("keep_runs_mib", DEFAULTS.keep_runs_bytes // 2**20)),
+        help="MiB the earlier runs of a project may take, oldest removed first (K12AI_KEEP_RUNS_MIB)",
+    )
     p.add_argument("--log-level", default=_env("log_level", DEFAULTS.log_level))
     p.add_argument(
         "--tokens-file",
@@ -138,6 +150,8 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         max_running_jobs_per_user=args.max_running_jobs_per_user,
         job_time_limit_s=args.job_time_limit_s,
         heartbeat_s=args.heartbeat_s,
+        keep_runs=args.keep_runs,
+        keep_runs_bytes=args.keep_runs_mib * 2**20,
         log_level=args.log_level,
         tokens_file=args.tokens_file,
         allow_open=args.allow_open,

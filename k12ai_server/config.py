@@ -120,6 +120,10 @@ class ServerConfig:
     job_time_limit_s: float = 72 * 3600.0
     heartbeat_s: float = 5.0
     subscriber_queue_size: int = 1024
+    # Run history per project (see k12ai_server.runs.retention): run folders kept, the new
+    # training's included, and bytes the earlier ones may take; 0: no limit.
+    keep_runs: int = 20
+    keep_runs_bytes: int = 0
     consul: ConsulConfig = field(default_factory=ConsulConfig)
     log_level: str = "INFO"
     # JSON file of hashed API tokens (see `k12ai-server token create`); none = open, loopback only.

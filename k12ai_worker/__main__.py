@@ -1,34 +1,31 @@
 """Entry point of a job: ``python -m k12ai_worker <spec.json>``.
 
-Exit status is the contract with the runner (``k12ai_contract.worker``): 0
-finished, ``EXIT_BAD_INPUT`` the user's input was wrong (an ``error`` event says
-which key), anything else a crash (the runner reports the stderr tail).
+This process supervises: the job runs in a child (``k12ai_worker.job``) whose output
+becomes ``log`` events (``k12ai_worker.supervisor``). Exit status is the contract with
+the runner (``k12ai_contract.worker``): the job's own, and a job killed by a signal
+ends this process by the same signal, so every runner reports it as it would the job's.
 """
 
 from __future__ import annotations
 
-import socket
+import os
+import signal
 import sys
-import traceback
 from pathlib import Path
 
-from k12ai_contract.errors import ConfigError, InputRefusedError, MissingArtefactError
-from k12ai_contract.events import EventType
-from k12ai_contract.jobs import JobState
 from k12ai_contract.rundir import RunDir
 from k12ai_contract.spec import JobSpec
 from k12ai_contract.worker import EXIT_BAD_INPUT
-from k12ai_worker import frameworks, inputs
-from k12ai_worker.cpu_share import limit_threads, threads_report
-from k12ai_worker.events import EventWriter
+from k12ai_worker.supervisor import supervise
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m k12ai_worker <spec.json>", file=sys.stderr)
         return EXIT_BAD_INPUT
-    spec = JobSpec.load(Path(argv[0]))
-    code = run_job(spec)
+    spec_path = Path(argv[0])
+    spec = JobSpec.load(spec_path)
+    code = supervise(spec_path, spec.events_path)
     # A server that restarted while this job ran is not our parent and cannot
     # waitpid for the status; it reads this file instead.
     exit_file = RunDir(spec.events_path.parent).exit_code
@@ -37,46 +34,12 @@ def main(argv: list[str]) -> int:
     return code
 
 
-def run_job(spec: JobSpec) -> int:
-    # Before numpy, scikit-learn or torch is imported: their thread pools size themselves on load.
-    limit_threads(spec.cpu_threads)
-    events = EventWriter(spec.events_path)
-    inputs.allow(spec.data_access)
-    try:
-        _check_cache_dir(spec)
-        framework = frameworks.load(spec.service_name)
-        framework.validate(spec.kind, spec.params)
-        events.emit(EventType.STATUS, {"state": JobState.RUNNING, "job_id": spec.job_id})
-        framework.run(spec, events)
-    except (ConfigError, InputRefusedError, MissingArtefactError) as exc:
-        events.emit(EventType.ERROR, {"code": exc.code, "descr": exc.code.descr, "message": str(exc)})
-        return EXIT_BAD_INPUT
-    except Exception:
-        # The runner turns the stderr tail into the failed status's reason.
-        traceback.print_exc()
-        return 1
-    finally:
-        _report_threads(spec, events)
-        events.close()
-    return 0
-
-
-def _check_cache_dir(spec: JobSpec) -> None:
-    # The server made it before the start: a node that cannot see it has no shared data root.
-    if not spec.cache_dir.is_dir():
-        raise MissingArtefactError(
-            f"the cache directory {spec.cache_dir} does not exist on node {socket.gethostname()}: "
-            "every node must see the data roots at the same path (shared storage)"
-        )
-
-
-def _report_threads(spec: JobSpec, events: EventWriter) -> None:
-    try:
-        events.emit(EventType.INFO, threads_report(spec.cpu_threads))
-    except Exception:
-        # A report about the job must never change how the job ends.
-        traceback.print_exc()
+def exit_as(code: int) -> None:
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    exit_as(main(sys.argv[1:]))

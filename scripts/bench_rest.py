@@ -19,15 +19,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
-from benchkit import child, pct, row
+from benchkit import finished_job, k12ai, pct, row
 from envoy_front import running_envoy
 from google.protobuf import json_format
 
@@ -35,21 +33,6 @@ from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
 from k12ai_server.api.convert import event_message
 from k12ai_server.events.record import EventRecord
 from k12ai_server.gateway.transcode import dumps, to_dict
-
-ROOT = Path(__file__).resolve().parent.parent
-TRAIN_IRIS = json.loads((ROOT / "examples" / "k12ml" / "train_iris.json").read_text())
-
-
-@contextmanager
-def k12ai(state: Path) -> Iterator[tuple[int, int]]:
-    cmd = [
-        sys.executable, "-m", "k12ai_server", "--grpc-port", "0", "--http-port", "0",
-        "--data-root", str(state / "data"), "--state-dir", str(state / "state"), "--log-level", "WARNING",
-    ]  # fmt: skip
-    with child(cmd, "listening") as (line, _):
-        grpc_port = int(line.split("grpc=")[1].split()[0].rsplit(":", 1)[1])
-        http_port = int(line.split("http=")[1].split()[0].rsplit(":", 1)[1])
-        yield grpc_port, http_port
 
 
 def rest_caller(port: int, path: str) -> Callable[[], None]:
@@ -74,19 +57,6 @@ def grpc_caller(port: int, job_id: str) -> Callable[[], None]:
         stub.GetJob(request, timeout=10)
 
     return call
-
-
-def finished_job(http_port: int) -> str:
-    connection = http.client.HTTPConnection("127.0.0.1", http_port)
-    connection.request("POST", "/k12ai/framework/train", body=json.dumps(TRAIN_IRIS))
-    job_id: str = json.loads(connection.getresponse().read())["job_id"]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        connection.request("GET", f"/k12ai/framework/jobs/{job_id}")
-        if json.loads(connection.getresponse().read())["job"]["state"] in ("finished", "failed"):
-            return job_id
-        time.sleep(0.2)
-    raise RuntimeError("the training job did not end")
 
 
 def measure(callers: dict[str, Callable[[], None]], calls: int, rounds: int) -> dict[str, list[float]]:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN_IRIS = json.loads((ROOT / "examples" / "k12ml" / "train_iris.json").read_text())
 
 
 def pct(values: list[float], q: float) -> float:
@@ -70,3 +76,28 @@ def k12ai_server_process(state: Path, *extra: str) -> Iterator[ServerChild]:
     with child(cmd, "listening") as (line, pid):
         port = line.split("grpc=")[1].split()[0].rsplit(":", 1)[1]
         yield ServerChild(target=f"127.0.0.1:{port}", pid=pid)
+
+
+@contextmanager
+def k12ai(state: Path) -> Iterator[tuple[int, int]]:
+    cmd = [
+        sys.executable, "-m", "k12ai_server", "--grpc-port", "0", "--http-port", "0",
+        "--data-root", str(state / "data"), "--state-dir", str(state / "state"), "--log-level", "WARNING",
+    ]  # fmt: skip
+    with child(cmd, "listening") as (line, _):
+        grpc_port = int(line.split("grpc=")[1].split()[0].rsplit(":", 1)[1])
+        http_port = int(line.split("http=")[1].split()[0].rsplit(":", 1)[1])
+        yield grpc_port, http_port
+
+
+def finished_job(http_port: int) -> str:
+    connection = http.client.HTTPConnection("127.0.0.1", http_port)
+    connection.request("POST", "/k12ai/framework/train", body=json.dumps(TRAIN_IRIS))
+    job_id: str = json.loads(connection.getresponse().read())["job_id"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        connection.request("GET", f"/k12ai/framework/jobs/{job_id}")
+        if json.loads(connection.getresponse().read())["job"]["state"] in ("finished", "failed"):
+            return job_id
+        time.sleep(0.2)
+    raise RuntimeError("the training job did not end")

@@ -6,9 +6,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from k12ai_client.examples_data import K12NLP_SAMPLE
 from tests.conftest import example
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "k12nlp"
+# The SST/GloVe slice `k12ai examples data` writes a sample of, kept in the client package.
+FIXTURES = K12NLP_SAMPLE
 
 
 def seed_request_on_fixtures(data: Path) -> dict[str, Any]:

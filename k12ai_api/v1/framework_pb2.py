@@ -24,11 +24,12 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from k12ai_api.v1 import common_pb2 as k12ai_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18k12ai/v1/framework.proto\x12\x08k12ai.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15k12ai/v1/common.proto\"\xa0\x01\n\x0cTrainRequest\x12\n\n\x02op\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x04 \x01(\t\x12\x19\n\nasync_mode\x18\x05 \x01(\x08R\x05\x61sync\x12/\n\x0eservice_params\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"M\n\rTrainResponse\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\r\n\x05\x64\x65scr\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\"\xa3\x01\n\x0f\x45valuateRequest\x12\n\n\x02op\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x04 \x01(\t\x12\x19\n\nasync_mode\x18\x05 \x01(\x08R\x05\x61sync\x12/\n\x0eservice_params\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"P\n\x10\x45valuateResponse\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\r\n\x05\x64\x65scr\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\"\xa2\x01\n\x0ePredictRequest\x12\n\n\x02op\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x04 \x01(\t\x12\x19\n\nasync_mode\x18\x05 \x01(\x08R\x05\x61sync\x12/\n\x0eservice_params\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"O\n\x0fPredictResponse\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\r\n\x05\x64\x65scr\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\"p\n\x0cWatchRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x03 \x01(\t\x12\n\n\x02op\x18\x04 \x01(\t\x12\r\n\x05types\x18\x05 \x03(\t\x12\x11\n\tafter_seq\x18\x06 \x01(\x03\"w\n\rWatchResponse\x12\x1f\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0f.k12ai.v1.Event\x12&\n\theartbeat\x18\x02 \x01(\x0b\x32\x13.k12ai.v1.Heartbeat\x12\x1d\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x10.k12ai.v1.JobEnd\"0\n\tHeartbeat\x12\x10\n\x08last_seq\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\"\'\n\x06JobEnd\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\"\xb2\x02\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\r\n\x05state\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x16\n\texit_code\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\tcache_dir\x18\t \x01(\t\x12\x12\n\ncreated_at\x18\n \x01(\x03\x12\x12\n\nstarted_at\x18\x0b \x01(\x03\x12\x10\n\x08\x65nded_at\x18\x0c \x01(\x03\x12\x10\n\x08last_seq\x18\r \x01(\x03\x12/\n\x0eservice_params\x18\x0e \x01(\x0b\x32\x17.google.protobuf.StructB\x0c\n\n_exit_code\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\",\n\x0eGetJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.k12ai.v1.Job\"T\n\x0fListJobsRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x02 \x01(\t\x12\x0e\n\x06states\x18\x03 \x03(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\"/\n\x10ListJobsResponse\x12\x1b\n\x04jobs\x18\x01 \x03(\x0b\x32\r.k12ai.v1.Job\"Q\n\x16GetMetricSeriesRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nmax_points\x18\x02 \x01(\x05\x12\x13\n\x0blatest_only\x18\x03 \x01(\x08\"S\n\x17GetMetricSeriesResponse\x12&\n\x06series\x18\x01 \x03(\x0b\x32\x16.k12ai.v1.MetricSeries\x12\x10\n\x08last_seq\x18\x02 \x01(\x03\"\x8b\x01\n\x0cMetricSeries\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05phase\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12\x0e\n\x06latest\x18\x04 \x01(\x01\x12\x0e\n\x06values\x18\x05 \x03(\x01\x12\x0e\n\x06\x65pochs\x18\x06 \x03(\x01\x12\x10\n\x08progress\x18\x07 \x03(\x01\x12\r\n\x05times\x18\x08 \x03(\x01\x32\xe3\x05\n\tFramework\x12[\n\x05Train\x12\x16.k12ai.v1.TrainRequest\x1a\x17.k12ai.v1.TrainResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/k12ai/framework/train:\x01*\x12g\n\x08\x45valuate\x12\x19.k12ai.v1.EvaluateRequest\x1a\x1a.k12ai.v1.EvaluateResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/k12ai/framework/evaluate:\x01*\x12\x63\n\x07Predict\x12\x18.k12ai.v1.PredictRequest\x1a\x19.k12ai.v1.PredictResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/k12ai/framework/predict:\x01*\x12[\n\x05Watch\x12\x16.k12ai.v1.WatchRequest\x1a\x17.k12ai.v1.WatchResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/k12ai/framework/events0\x01\x12\x63\n\x06GetJob\x12\x17.k12ai.v1.GetJobRequest\x1a\x18.k12ai.v1.GetJobResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/k12ai/framework/jobs/{job_id}\x12`\n\x08ListJobs\x12\x19.k12ai.v1.ListJobsRequest\x1a\x1a.k12ai.v1.ListJobsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/k12ai/framework/jobs\x12\x86\x01\n\x0fGetMetricSeries\x12 .k12ai.v1.GetMetricSeriesRequest\x1a!.k12ai.v1.GetMetricSeriesResponse\".\x82\xd3\xe4\x93\x02(\x12&/k12ai/framework/jobs/{job_id}/metricsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18k12ai/v1/framework.proto\x12\x08k12ai.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x15k12ai/v1/common.proto\"\xa0\x01\n\x0cTrainRequest\x12\n\n\x02op\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x04 \x01(\t\x12\x19\n\nasync_mode\x18\x05 \x01(\x08R\x05\x61sync\x12/\n\x0eservice_params\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"M\n\rTrainResponse\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\r\n\x05\x64\x65scr\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\"\xa3\x01\n\x0f\x45valuateRequest\x12\n\n\x02op\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x04 \x01(\t\x12\x19\n\nasync_mode\x18\x05 \x01(\x08R\x05\x61sync\x12/\n\x0eservice_params\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"P\n\x10\x45valuateResponse\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\r\n\x05\x64\x65scr\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\"\xa2\x01\n\x0ePredictRequest\x12\n\n\x02op\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x04 \x01(\t\x12\x19\n\nasync_mode\x18\x05 \x01(\x08R\x05\x61sync\x12/\n\x0eservice_params\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"O\n\x0fPredictResponse\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\r\n\x05\x64\x65scr\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\"p\n\x0cWatchRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x03 \x01(\t\x12\n\n\x02op\x18\x04 \x01(\t\x12\r\n\x05types\x18\x05 \x03(\t\x12\x11\n\tafter_seq\x18\x06 \x01(\x03\"w\n\rWatchResponse\x12\x1f\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0f.k12ai.v1.Event\x12&\n\theartbeat\x18\x02 \x01(\x0b\x32\x13.k12ai.v1.Heartbeat\x12\x1d\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x10.k12ai.v1.JobEnd\"0\n\tHeartbeat\x12\x10\n\x08last_seq\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\"\'\n\x06JobEnd\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\"\xdb\x02\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x14\n\x0cservice_name\x18\x03 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\r\n\x05state\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x16\n\texit_code\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\tcache_dir\x18\t \x01(\t\x12\x12\n\ncreated_at\x18\n \x01(\x03\x12\x12\n\nstarted_at\x18\x0b \x01(\x03\x12\x10\n\x08\x65nded_at\x18\x0c \x01(\x03\x12\x10\n\x08last_seq\x18\r \x01(\x03\x12/\n\x0eservice_params\x18\x0e \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06result\x18\x0f \x01(\x0b\x32\x17.google.protobuf.StructB\x0c\n\n_exit_code\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\",\n\x0eGetJobResponse\x12\x1a\n\x03job\x18\x01 \x01(\x0b\x32\r.k12ai.v1.Job\"T\n\x0fListJobsRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x14\n\x0cservice_uuid\x18\x02 \x01(\t\x12\x0e\n\x06states\x18\x03 \x03(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\"/\n\x10ListJobsResponse\x12\x1b\n\x04jobs\x18\x01 \x03(\x0b\x32\r.k12ai.v1.Job\"Q\n\x16GetMetricSeriesRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nmax_points\x18\x02 \x01(\x05\x12\x13\n\x0blatest_only\x18\x03 \x01(\x08\"S\n\x17GetMetricSeriesResponse\x12&\n\x06series\x18\x01 \x03(\x0b\x32\x16.k12ai.v1.MetricSeries\x12\x10\n\x08last_seq\x18\x02 \x01(\x03\"\x8b\x01\n\x0cMetricSeries\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05phase\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12\x0e\n\x06latest\x18\x04 \x01(\x01\x12\x0e\n\x06values\x18\x05 \x03(\x01\x12\x0e\n\x06\x65pochs\x18\x06 \x03(\x01\x12\x10\n\x08progress\x18\x07 \x03(\x01\x12\r\n\x05times\x18\x08 \x03(\x01\")\n\x17\x44ownloadArtefactRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t2\xe3\x06\n\tFramework\x12[\n\x05Train\x12\x16.k12ai.v1.TrainRequest\x1a\x17.k12ai.v1.TrainResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/k12ai/framework/train:\x01*\x12g\n\x08\x45valuate\x12\x19.k12ai.v1.EvaluateRequest\x1a\x1a.k12ai.v1.EvaluateResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/k12ai/framework/evaluate:\x01*\x12\x63\n\x07Predict\x12\x18.k12ai.v1.PredictRequest\x1a\x19.k12ai.v1.PredictResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/k12ai/framework/predict:\x01*\x12[\n\x05Watch\x12\x16.k12ai.v1.WatchRequest\x1a\x17.k12ai.v1.WatchResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/k12ai/framework/events0\x01\x12\x63\n\x06GetJob\x12\x17.k12ai.v1.GetJobRequest\x1a\x18.k12ai.v1.GetJobResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/k12ai/framework/jobs/{job_id}\x12`\n\x08ListJobs\x12\x19.k12ai.v1.ListJobsRequest\x1a\x1a.k12ai.v1.ListJobsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/k12ai/framework/jobs\x12\x86\x01\n\x0fGetMetricSeries\x12 .k12ai.v1.GetMetricSeriesRequest\x1a!.k12ai.v1.GetMetricSeriesResponse\".\x82\xd3\xe4\x93\x02(\x12&/k12ai/framework/jobs/{job_id}/metrics\x12~\n\x10\x44ownloadArtefact\x12!.k12ai.v1.DownloadArtefactRequest\x1a\x14.google.api.HttpBody\"/\x82\xd3\xe4\x93\x02)\x12\'/k12ai/framework/jobs/{job_id}/artefact0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,42 +50,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FRAMEWORK'].methods_by_name['ListJobs']._serialized_options = b'\202\323\344\223\002\027\022\025/k12ai/framework/jobs'
   _globals['_FRAMEWORK'].methods_by_name['GetMetricSeries']._loaded_options = None
   _globals['_FRAMEWORK'].methods_by_name['GetMetricSeries']._serialized_options = b'\202\323\344\223\002(\022&/k12ai/framework/jobs/{job_id}/metrics'
-  _globals['_TRAINREQUEST']._serialized_start=122
-  _globals['_TRAINREQUEST']._serialized_end=282
-  _globals['_TRAINRESPONSE']._serialized_start=284
-  _globals['_TRAINRESPONSE']._serialized_end=361
-  _globals['_EVALUATEREQUEST']._serialized_start=364
-  _globals['_EVALUATEREQUEST']._serialized_end=527
-  _globals['_EVALUATERESPONSE']._serialized_start=529
-  _globals['_EVALUATERESPONSE']._serialized_end=609
-  _globals['_PREDICTREQUEST']._serialized_start=612
-  _globals['_PREDICTREQUEST']._serialized_end=774
-  _globals['_PREDICTRESPONSE']._serialized_start=776
-  _globals['_PREDICTRESPONSE']._serialized_end=855
-  _globals['_WATCHREQUEST']._serialized_start=857
-  _globals['_WATCHREQUEST']._serialized_end=969
-  _globals['_WATCHRESPONSE']._serialized_start=971
-  _globals['_WATCHRESPONSE']._serialized_end=1090
-  _globals['_HEARTBEAT']._serialized_start=1092
-  _globals['_HEARTBEAT']._serialized_end=1140
-  _globals['_JOBEND']._serialized_start=1142
-  _globals['_JOBEND']._serialized_end=1181
-  _globals['_JOB']._serialized_start=1184
-  _globals['_JOB']._serialized_end=1490
-  _globals['_GETJOBREQUEST']._serialized_start=1492
-  _globals['_GETJOBREQUEST']._serialized_end=1523
-  _globals['_GETJOBRESPONSE']._serialized_start=1525
-  _globals['_GETJOBRESPONSE']._serialized_end=1569
-  _globals['_LISTJOBSREQUEST']._serialized_start=1571
-  _globals['_LISTJOBSREQUEST']._serialized_end=1655
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1657
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1704
-  _globals['_GETMETRICSERIESREQUEST']._serialized_start=1706
-  _globals['_GETMETRICSERIESREQUEST']._serialized_end=1787
-  _globals['_GETMETRICSERIESRESPONSE']._serialized_start=1789
-  _globals['_GETMETRICSERIESRESPONSE']._serialized_end=1872
-  _globals['_METRICSERIES']._serialized_start=1875
-  _globals['_METRICSERIES']._serialized_end=2014
-  _globals['_FRAMEWORK']._serialized_start=2017
-  _globals['_FRAMEWORK']._serialized_end=2756
+  _globals['_FRAMEWORK'].methods_by_name['DownloadArtefact']._loaded_options = None
+  _globals['_FRAMEWORK'].methods_by_name['DownloadArtefact']._serialized_options = b'\202\323\344\223\002)\022\'/k12ai/framework/jobs/{job_id}/artefact'
+  _globals['_TRAINREQUEST']._serialized_start=149
+  _globals['_TRAINREQUEST']._serialized_end=309
+  _globals['_TRAINRESPONSE']._serialized_start=311
+  _globals['_TRAINRESPONSE']._serialized_end=388
+  _globals['_EVALUATEREQUEST']._serialized_start=391
+  _globals['_EVALUATEREQUEST']._serialized_end=554
+  _globals['_EVALUATERESPONSE']._serialized_start=556
+  _globals['_EVALUATERESPONSE']._serialized_end=636
+  _globals['_PREDICTREQUEST']._serialized_start=639
+  _globals['_PREDICTREQUEST']._serialized_end=801
+  _globals['_PREDICTRESPONSE']._serialized_start=803
+  _globals['_PREDICTRESPONSE']._serialized_end=882
+  _globals['_WATCHREQUEST']._serialized_start=884
+  _globals['_WATCHREQUEST']._serialized_end=996
+  _globals['_WATCHRESPONSE']._serialized_start=998
+  _globals['_WATCHRESPONSE']._serialized_end=1117
+  _globals['_HEARTBEAT']._serialized_start=1119
+  _globals['_HEARTBEAT']._serialized_end=1167
+  _globals['_JOBEND']._serialized_start=1169
+  _globals['_JOBEND']._serialized_end=1208
+  _globals['_JOB']._serialized_start=1211
+  _globals['_JOB']._serialized_end=1558
+  _globals['_GETJOBREQUEST']._serialized_start=1560
+  _globals['_GETJOBREQUEST']._serialized_end=1591
+  _globals['_GETJOBRESPONSE']._serialized_start=1593
+  _globals['_GETJOBRESPONSE']._serialized_end=1637
+  _globals['_LISTJOBSREQUEST']._serialized_start=1639
+  _globals['_LISTJOBSREQUEST']._serialized_end=1723
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1725
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1772
+  _globals['_GETMETRICSERIESREQUEST']._serialized_start=1774
+  _globals['_GETMETRICSERIESREQUEST']._serialized_end=1855
+  _globals['_GETMETRICSERIESRESPONSE']._serialized_start=1857
+  _globals['_GETMETRICSERIESRESPONSE']._serialized_end=1940
+  _globals['_METRICSERIES']._serialized_start=1943
+  _globals['_METRICSERIES']._serialized_end=2082
+  _globals['_DOWNLOADARTEFACTREQUEST']._serialized_start=2084
+  _globals['_DOWNLOADARTEFACTREQUEST']._serialized_end=2125
+  _globals['_FRAMEWORK']._serialized_start=2128
+  _globals['_FRAMEWORK']._serialized_end=2995
 # @@protoc_insertion_point(module_scope)

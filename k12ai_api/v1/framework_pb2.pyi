@@ -369,6 +369,7 @@ class Job(_message.Message):
     ENDED_AT_FIELD_NUMBER: _builtins.int
     LAST_SEQ_FIELD_NUMBER: _builtins.int
     SERVICE_PARAMS_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     user: _builtins.str
     service_name: _builtins.str
@@ -392,6 +393,14 @@ class Job(_message.Message):
     def service_params(self) -> _struct_pb2.Struct:
         """The request's service_params, as sent."""
 
+    @_builtins.property
+    def result(self) -> _struct_pb2.Struct:
+        """What a finished job gave: the payload of its `result` event (train: best
+        epoch and its validation metrics, test metrics where configured, the
+        run's archive; evaluate: the metrics; predict: how many predictions and
+        where written). Unset until the job reported one.
+        """
+
     def __init__(
         self,
         *,
@@ -409,10 +418,11 @@ class Job(_message.Message):
         ended_at: _builtins.int = ...,
         last_seq: _builtins.int = ...,
         service_params: _struct_pb2.Struct | None = ...,
+        result: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "exit_code", b"exit_code", "service_params", b"service_params"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "exit_code", b"exit_code", "result", b"result", "service_params", b"service_params"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "cache_dir", b"cache_dir", "created_at", b"created_at", "ended_at", b"ended_at", "exit_code", b"exit_code", "job_id", b"job_id", "kind", b"kind", "last_seq", b"last_seq", "reason", b"reason", "service_name", b"service_name", "service_params", b"service_params", "service_uuid", b"service_uuid", "started_at", b"started_at", "state", b"state", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "cache_dir", b"cache_dir", "created_at", b"created_at", "ended_at", b"ended_at", "exit_code", b"exit_code", "job_id", b"job_id", "kind", b"kind", "last_seq", b"last_seq", "reason", b"reason", "result", b"result", "service_name", b"service_name", "service_params", b"service_params", "service_uuid", b"service_uuid", "started_at", b"started_at", "state", b"state", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__exit_code: _TypeAlias = _typing.Literal["exit_code"]  # noqa: Y015
     _WhichOneofArgType__exit_code: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code"]  # noqa: Y015
@@ -628,3 +638,22 @@ class MetricSeries(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MetricSeries: _TypeAlias = MetricSeries  # noqa: Y015
+
+@_typing.final
+class DownloadArtefactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownloadArtefactRequest: _TypeAlias = DownloadArtefactRequest  # noqa: Y015

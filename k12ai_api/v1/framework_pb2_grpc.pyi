@@ -5,6 +5,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from google.api import httpbody_pb2 as _httpbody_pb2
 from grpc import aio as _aio
 from k12ai_api.v1 import framework_pb2 as _framework_pb2
 import abc as _abc_1
@@ -55,6 +56,14 @@ class FrameworkStub:
     short one. Follow on with Watch(job_id, after_seq = last_seq) for the
     live tail: no point is missing or repeated.
     """
+    DownloadArtefact: _grpc.UnaryStreamMultiCallable[_framework_pb2.DownloadArtefactRequest, _httpbody_pb2.HttpBody]
+    """The file a job left, in chunks: a train job's model.tar.gz (that run's own),
+    an evaluate or predict job's output_file. The first message carries the
+    Content-Type, the initial metadata a `content-disposition` with the file
+    name, so REST clients get a plain file download. NOT_FOUND for another
+    user's job, or a job that left no such file.
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
 
 @_typing.type_check_only
 class FrameworkAsyncStub(FrameworkStub):
@@ -81,6 +90,14 @@ class FrameworkAsyncStub(FrameworkStub):
     each bucket), so a run of a million metric events opens as fast as a
     short one. Follow on with Watch(job_id, after_seq = last_seq) for the
     live tail: no point is missing or repeated.
+    """
+    DownloadArtefact: _aio.UnaryStreamMultiCallable[_framework_pb2.DownloadArtefactRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
+    """The file a job left, in chunks: a train job's model.tar.gz (that run's own),
+    an evaluate or predict job's output_file. The first message carries the
+    Content-Type, the initial metadata a `content-disposition` with the file
+    name, so REST clients get a plain file download. NOT_FOUND for another
+    user's job, or a job that left no such file.
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
     """
 
 class FrameworkServicer(metaclass=_abc_1.ABCMeta):
@@ -147,6 +164,20 @@ class FrameworkServicer(metaclass=_abc_1.ABCMeta):
         each bucket), so a run of a million metric events opens as fast as a
         short one. Follow on with Watch(job_id, after_seq = last_seq) for the
         live tail: no point is missing or repeated.
+        """
+
+    @_abc_1.abstractmethod
+    def DownloadArtefact(
+        self,
+        request: _framework_pb2.DownloadArtefactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_httpbody_pb2.HttpBody], _abc.AsyncIterator[_httpbody_pb2.HttpBody]]:
+        """The file a job left, in chunks: a train job's model.tar.gz (that run's own),
+        an evaluate or predict job's output_file. The first message carries the
+        Content-Type, the initial metadata a `content-disposition` with the file
+        name, so REST clients get a plain file download. NOT_FOUND for another
+        user's job, or a job that left no such file.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
         """
 
 def add_FrameworkServicer_to_server(servicer: FrameworkServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

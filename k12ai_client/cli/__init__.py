@@ -14,9 +14,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from k12ai_client import examples_data
 from k12ai_client._errors import K12AIError
 from k12ai_client._sync import K12AIClient
-from k12ai_client.cli import commands, jobs
+from k12ai_client.cli import commands, jobs, runs
 from k12ai_client.cli.mistakes import EXIT_INTERRUPTED, describe, exit_status
 from k12ai_client.cli.options import add_global_options, client_config
 from k12ai_contract.jobs import JobKind
@@ -83,6 +84,25 @@ def _parser() -> argparse.ArgumentParser:
     cstop = _command(cs, "stop", "stop a job's container by its id", commands.container_stop)
     cstop.add_argument("id")
     cstop.add_argument("--uuid", dest="service_uuid", default="cli")
+
+    lg = _command(sub, "logs", "a job's stdout and stderr, line by line", runs.logs)
+    lg.add_argument("job_id", help="the job's id, or the 12 characters `jobs list` shows")
+    lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until the job ends")
+    dl = _command(
+        sub,
+        "download",
+        "save a job's file: a training's model.tar.gz, an evaluate/predict output_file",
+        runs.download,
+    )
+    dl.add_argument("job_id", help="the job's id, or the 12 characters `jobs list` shows")
+    dl.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="file or folder (default: the server's file name, here)",
+    )
+    examples_data.add_commands(sub)
     return parser
 
 

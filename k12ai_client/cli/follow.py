@@ -27,6 +27,7 @@ from k12ai_client._errors import WatchError
 from k12ai_client._sync import K12AIClient
 from k12ai_client.cli.mistakes import EXIT_INTERRUPTED
 from k12ai_contract.jobs import JobState
+from k12ai_contract.json_numbers import whole_numbers_as_ints
 
 WIDTH = 80
 # Shown in this order, then any others alphabetically; `progress` is the bar itself.
@@ -76,7 +77,7 @@ class FollowedJob:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-# How an event type is shown while following; `result` is the hook for the job result display.
+# How an event type is shown while following (a `result` is shown at the end, from the job).
 EventPrinter = Callable[[Console, common_pb2.Event], None]
 
 
@@ -88,8 +89,6 @@ PRINTED: dict[str, EventPrinter] = {
     "predict": print_envelope,
     "info": print_envelope,
     "error": print_envelope,
-    # The job result display (a job's `result` event, its summary on Job) replaces this entry.
-    "result": print_envelope,
 }
 
 
@@ -107,9 +106,25 @@ def follow(client: K12AIClient, job_id: str, console: Console) -> int:
         return EXIT_INTERRUPTED
     job = client.get_job(job_id)
     console.print(final_line(end.state, job, seen.metrics), soft_wrap=True, markup=False, highlight=False)
+    if job.HasField("result"):
+        console.print(f"result: {result_text(job)}", soft_wrap=True, markup=False, highlight=False)
     if job.reason:
         console.print(f"reason: {job.reason}", soft_wrap=True, markup=False, highlight=False)
     return 0 if end.state == JobState.FINISHED else 1
+
+
+# Result keys that name a file: shown after the figures.
+FILE_KEYS = ("archive", "output_file")
+
+
+def result_text(job: framework_pb2.Job) -> str:
+    """The job's result (its ``result`` event, kept on the job): figures in the fixed order, then files."""
+    if not job.HasField("result"):
+        return ""
+    result: dict[str, Any] = whole_numbers_as_ints(json_format.MessageToDict(job.result))
+    figures = metrics_text({k: v for k, v in result.items() if k not in FILE_KEYS})
+    files = [str(result[key]) for key in FILE_KEYS if key in result]
+    return " · ".join(part for part in (figures, *files) if part)
 
 
 def final_line(state: str, job: framework_pb2.Job, metrics: Mapping[str, Any]) -> str:

@@ -20,7 +20,7 @@ from k12ai_api.v1 import common_pb2, framework_pb2
 from k12ai_client._calls import to_envelope
 from k12ai_client._errors import K12AIError
 from k12ai_client._sync import K12AIClient
-from k12ai_client.cli.follow import duration_text, job_duration_s, metrics_text
+from k12ai_client.cli.follow import duration_text, job_duration_s, metrics_text, result_text
 from k12ai_contract.jobs import JobState
 
 SHORT_ID = 12
@@ -88,6 +88,7 @@ def show_job(client: K12AIClient, args: argparse.Namespace, console: Console) ->
         ("ended", _local_time(job.ended_at)),
         ("duration", duration_text(duration) if duration is not None else ""),
         ("metrics", metrics_text(metrics)),
+        ("result", result_text(job)),
         ("cache dir", job.cache_dir),
     ]
     for name, value in rows:

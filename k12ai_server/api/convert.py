@@ -30,7 +30,7 @@ def event_message(event: EventRecord) -> common_pb2.Event:
     )
 
 
-def job_message(job: Job, last_seq: int) -> framework_pb2.Job:
+def job_message(job: Job, last_seq: int, result: Any = None) -> framework_pb2.Job:
     message = framework_pb2.Job(
         job_id=job.job_id,
         user=job.identity.user,
@@ -48,6 +48,8 @@ def job_message(job: Job, last_seq: int) -> framework_pb2.Job:
     if job.exit_code is not None:
         message.exit_code = job.exit_code
     message.service_params.update(job.params)
+    if isinstance(result, dict):
+        message.result.update(result)
     return message
 
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+from google.api import httpbody_pb2  # type: ignore[import-untyped]
 
 from k12ai_api.v1 import framework_pb2, framework_pb2_grpc
 from k12ai_contract.data_access import DataAccess
 from k12ai_contract.errors import ConfigError
 from k12ai_contract.jobs import JobKind, JobState
-from k12ai_contract.rundir import MODEL_ARCHIVE
+from k12ai_contract.spec import MODEL_RUN_PARAM, split_model_run
 from k12ai_server.api import replies
 from k12ai_server.api.closing import ServerClosedError, ServerClosing
 from k12ai_server.api.convert import EventMessages, job_message, series_message
+from k12ai_server.api.data_paths import rooted_inputs
+from k12ai_server.api.model_choice import check_model_choice
 from k12ai_server.api.replies import ApiError
 from k12ai_server.api.requests import (
     SeedRequest,
@@ -34,6 +38,8 @@ from k12ai_server.events.watch import WatchBatch, WatchRequest
 from k12ai_server.jobs.model import InputPath, Job, JobIdentity
 from k12ai_server.jobs.service import AdmissionFailedError, IntakeStoppedError, JobNotFoundError, JobService
 from k12ai_server.jobs.store import JobAlreadyLiveError
+from k12ai_server.runs.artefacts import ArtefactNotFoundError, job_artefact, read_chunks
+from k12ai_server.runs.retention import RunRetention
 from k12ai_server.security import audit
 from k12ai_server.security.auth import Authenticator
 from k12ai_server.security.tokens import Principal
@@ -56,9 +62,11 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
         data_roots: Sequence[Path],
         heartbeat_s: float,
         closing: ServerClosing,
+        retention: RunRetention,
     ) -> None:
         self._jobs = jobs
         self._closing = closing
+        self._retention = retention
         self._auth = auth
         self._events = events
         self._data_roots = data_roots
@@ -119,23 +127,29 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             raise ApiError(replies.MISSING_FIELD, "missing mandatory field 'service_params'")
         framework = frameworks.load(ident.service_name)
         kind = ident.kind.value
+        # The framework sees its own params; service_params.job_id picks the model (evaluate/predict).
+        framework_params, _ = split_model_run(ident.kind, params)
         try:
-            framework.validate(kind, params)
+            framework.validate(kind, framework_params)
         except ConfigError as exc:
             raise ApiError(replies.INVALID_PARAMS, f"service_params.{exc}") from None
+        # A relative data path is read under the data root, where a client finds its data.
+        params = rooted_inputs(params, framework.input_paths(kind, framework_params), self._data_roots[0])
+        framework_params, _ = split_model_run(ident.kind, params)
         access = DataAccess.of(self._data_roots, ident.user)
         inputs = [
             InputPath(key, path, str(check_input_path(key, path, access)))
-            for key, path in framework.input_paths(kind, params)
+            for key, path in framework.input_paths(kind, framework_params)
         ]
         cache_dir = self._jobs.cache_dir(ident)
-        check_output_file(params, cache_dir)
-        if ident.kind is not JobKind.TRAIN and not (cache_dir / MODEL_ARCHIVE).is_file():
-            raise ApiError(replies.TASK_START_FAILED, f"{MODEL_ARCHIVE} is not found in {cache_dir}")
+        check_output_file(framework_params, cache_dir)
+        if ident.kind is JobKind.TRAIN:
+            await self._retention.make_room(ident, cache_dir)
+        else:
+            await check_model_choice(cache_dir, ident.service_name, params.get(MODEL_RUN_PARAM, ""))
+        gpus_wanted = framework.gpus_wanted(kind, framework_params)
         try:
-            job = await self._jobs.start(
-                ident, params, inputs=inputs, gpus_wanted=framework.gpus_wanted(kind, params)
-            )
+            job = await self._jobs.start(ident, params, inputs=inputs, gpus_wanted=gpus_wanted)
         except IntakeStoppedError as exc:
             raise ApiError(replies.UNAVAILABLE, str(exc)) from None
         except AdmissionFailedError as exc:
@@ -222,7 +236,26 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
     ) -> framework_pb2.GetJobResponse:
         principal = await self._auth.principal(context, "Framework.GetJob")
         job = await self._owned_job(request.job_id, principal, context)
-        return framework_pb2.GetJobResponse(job=job_message(job, self._events.last_seq(job.job_id)))
+        return framework_pb2.GetJobResponse(job=self._job_message(job))
+
+    async def DownloadArtefact(  # noqa: N802
+        self, request: framework_pb2.DownloadArtefactRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        principal = await self._auth.principal(context, "Framework.DownloadArtefact")
+        job = await self._owned_job(request.job_id, principal, context)
+        try:
+            artefact = await asyncio.to_thread(job_artefact, job)
+        except ArtefactNotFoundError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+            raise
+        await context.send_initial_metadata((("content-disposition", artefact.content_disposition),))
+        # The content type goes in the first message, where HTTP transcoders read it.
+        content_type = artefact.content_type
+        async for chunk in read_chunks(artefact.path):
+            yield httpbody_pb2.HttpBody(content_type=content_type, data=chunk)
+            content_type = ""
+        if content_type:  # an empty file: one message all the same, for its type
+            yield httpbody_pb2.HttpBody(content_type=content_type)
 
     async def ListJobs(  # noqa: N802
         self, request: framework_pb2.ListJobsRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -244,9 +277,11 @@ class FrameworkServicer(framework_pb2_grpc.FrameworkServicer):
             states=states,
             limit=request.limit or 100,
         )
-        return framework_pb2.ListJobsResponse(
-            jobs=[job_message(j, self._events.last_seq(j.job_id)) for j in jobs]
-        )
+        return framework_pb2.ListJobsResponse(jobs=[self._job_message(j) for j in jobs])
+
+    def _job_message(self, job: Job) -> framework_pb2.Job:
+        result = self._events.result_of(job.job_id) if job.state is JobState.FINISHED else None
+        return job_message(job, self._events.last_seq(job.job_id), result)
 
     async def GetMetricSeries(  # noqa: N802
         self, request: framework_pb2.GetMetricSeriesRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from k12ai_server.events.bus import EventBus
 from k12ai_server.events.filter import EventFilter
@@ -63,6 +64,10 @@ class EventLog:
         with self._db.snapshot() as conn:
             last_seq = self._store.last_seq(job_id)
             return last_seq, self._series.read(conn, job_id, max_points=max_points, latest_only=latest_only)
+
+    def result_of(self, job_id: str) -> Any:
+        """A finished job's ``result`` payload, or None (see ``EventStore.result_of``)."""
+        return self._store.result_of(job_id)
 
     @property
     def subscriber_count(self) -> int:

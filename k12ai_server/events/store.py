@@ -9,9 +9,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
+from k12ai_contract.events import EventType
 from k12ai_server.events.filter import EventFilter
 from k12ai_server.events.record import EventRecord
+
+# How many of a finished job's last events are searched for its result.
+RESULT_WINDOW = 64
 
 
 class EventStore:
@@ -57,6 +62,21 @@ class EventStore:
             [after_seq, *args, limit],
         ).fetchall()
         return [_record(row) for row in rows]
+
+    def result_of(self, job_id: str) -> Any:
+        """The payload of a finished job's ``result`` event, or None.
+
+        It is among the job's last events (the worker's last lines and the server's final
+        status come after it), so only those are read: an index range, however long the job's log.
+        """
+        rows = self._reader.execute(
+            "SELECT type, payload FROM events WHERE job_id = ? ORDER BY seq DESC LIMIT ?",
+            (job_id, RESULT_WINDOW),
+        )
+        for row in rows:
+            if row["type"] == EventType.RESULT:
+                return json.loads(row["payload"])
+        return None
 
     def last_seq(self, job_id: str | None = None) -> int:
         if job_id is None:

@@ -4,7 +4,8 @@ Schemas follow what the gateway reads and writes: proto field names (a field's e
 ``json_name``, such as the seed's ``async``, where the proto sets one), int64 as strings,
 enums by name, ``Struct`` as a free object, ``Value`` as any JSON. Errors are
 ``google.rpc.Status``; a server-streaming route answers newline-delimited
-``{"result": ...}`` / ``{"error": ...}`` objects, each described by the stream schema.
+``{"result": ...}`` / ``{"error": ...}`` objects, each described by the stream schema; a stream
+of ``google.api.HttpBody`` answers the file itself.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from google.protobuf import descriptor
 
+from k12ai_server.gateway.http_body import returns_http_body
 from k12ai_server.gateway.routes import Route, RouteTable
 
 FieldDescriptor = descriptor.FieldDescriptor
@@ -91,20 +93,13 @@ def _operation(route: Route, schemas: dict[str, Any], operation_ids: set[str]) -
         suffix += 1
         operation_id = f"{method.containing_service.name}_{method.name}_{suffix}"
     operation_ids.add(operation_id)
-    reply = _message_ref(method.output_type, schemas)
-    if route.server_streaming:
-        reply = {
-            "type": "object",
-            "description": f"One line of the stream of {method.output_type.name}",
-            "properties": {"result": reply, "error": {"$ref": f"#/components/schemas/{STATUS_SCHEMA}"}},
-        }
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "tags": [method.containing_service.name],
         "summary": route.comment,
         "parameters": _parameters(route, schemas),
         "responses": {
-            "200": {"description": "OK", "content": {"application/json": {"schema": reply}}},
+            "200": _ok_response(route, schemas),
             "default": {
                 "description": "An error: the HTTP status maps the gRPC code",
                 "content": {
@@ -121,6 +116,21 @@ def _operation(route: Route, schemas: dict[str, Any], operation_ids: set[str]) -
         )
         operation["requestBody"] = {"content": {"application/json": {"schema": body_schema}}}
     return operation
+
+
+def _ok_response(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
+    if returns_http_body(route):
+        binary = {"type": "string", "format": "binary"}
+        return {"description": "The file, as it is", "content": {"*/*": {"schema": binary}}}
+    output = route.method.output_type
+    reply = _message_ref(output, schemas)
+    if route.server_streaming:
+        reply = {
+            "type": "object",
+            "description": f"One line of the stream of {output.name}",
+            "properties": {"result": reply, "error": {"$ref": f"#/components/schemas/{STATUS_SCHEMA}"}},
+        }
+    return {"description": "OK", "content": {"application/json": {"schema": reply}}}
 
 
 def _parameters(route: Route, schemas: dict[str, Any]) -> list[dict[str, Any]]:

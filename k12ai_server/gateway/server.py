@@ -21,8 +21,10 @@ from google.protobuf import descriptor_pool, message
 
 from k12ai_server.console import ConsoleSite
 from k12ai_server.gateway import headers as http_headers
+from k12ai_server.gateway.call_metrics import METRICS_PATH, GatewayMetrics, instrument
 from k12ai_server.gateway.context import AbortedCall, GatewayContext
 from k12ai_server.gateway.cors import CorsPolicy
+from k12ai_server.gateway.http_body import download_reply, returns_http_body
 from k12ai_server.gateway.limits import DEFAULT_TIMEOUTS, DeadlineExceededError, HttpTimeouts, deadline_of
 from k12ai_server.gateway.openapi import openapi_document
 from k12ai_server.gateway.resume import K12AI_RESUMABLE, SseResume, event_id
@@ -66,6 +68,7 @@ class RestGateway:
         cors_origins: Sequence[str] = (),
         timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
         console: ConsoleSite | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         """``servicers``: each served service's servicer object, by full name (``k12ai.v1.Framework``).
 
@@ -78,6 +81,9 @@ class RestGateway:
             route.method.full_name: getattr(servicers[route.service], route.method.name)
             for route in self.routes.routes
         }
+        if metrics is not None:
+            self._handlers = instrument(self._handlers, metrics)
+        self._metrics = metrics
         self._openapi = dumps(openapi_document(self.routes))
         self._max_body_bytes = max_body_bytes
         self._cors = CorsPolicy(cors_origins)
@@ -122,6 +128,9 @@ class RestGateway:
         raw_path = request.raw_path.partition("?")[0]
         if raw_path == OPENAPI_PATH and request.method == "GET":
             return web.Response(body=self._openapi, content_type=JSON)
+        if raw_path == METRICS_PATH and request.method == "GET" and self._metrics is not None:
+            body, content_type = self._metrics.exposition(request.headers.get("Accept", ""))
+            return web.Response(body=body, headers={"Content-Type": content_type})
         preflight = self._cors.preflight(request, self.routes.methods(raw_path)) if self._cors else None
         if preflight is not None:
             return preflight
@@ -186,6 +195,14 @@ class RestGateway:
     ) -> web.StreamResponse:
         replies = self._handlers[route.method.full_name](proto, context)
         try:
+            if returns_http_body(route):
+                return await download_reply(
+                    request,
+                    replies,
+                    lambda error: error_response(error, context),
+                    lambda: context.initial_metadata,
+                    deadline=context.deadline,
+                )
             return await stream_reply(
                 request,
                 replies,

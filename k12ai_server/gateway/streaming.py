@@ -67,7 +67,7 @@ async def stream_reply(
     frames = _Frames(wants_event_stream(request.headers.get("Accept", "")))
     try:
         async with deadline_of(deadline):
-            first = await _next(replies)
+            first = await next_reply(replies)
     except (GatewayError, DeadlineExceededError) as failure:
         await replies.aclose()
         return error_response(failure.error if isinstance(failure, DeadlineExceededError) else failure)
@@ -82,7 +82,7 @@ async def stream_reply(
             reply = first
             while reply is not None:
                 await response.write(frames.result(render(reply), event_id(reply)))
-                reply = await _next(replies)
+                reply = await next_reply(replies)
     except GatewayError as error:
         await response.write(frames.error(error))
     except DeadlineExceededError as exceeded:
@@ -93,7 +93,7 @@ async def stream_reply(
     return response
 
 
-async def _next(replies: AsyncGenerator[message.Message, None]) -> message.Message | None:
+async def next_reply(replies: AsyncGenerator[message.Message, None]) -> message.Message | None:
     """The next reply, None at the end; every failure as a GatewayError."""
     try:
         return await anext(replies)

@@ -15,6 +15,10 @@ class GpuAllocator:
     def total(self) -> int:
         return self._total
 
+    @property
+    def allocated(self) -> int:
+        return sum(len(devices) for devices in self._held.values())
+
     def assign(self, job_id: str, count: int) -> tuple[int, ...] | None:
         """Device ids for the job, () for a CPU job, None when it must wait.
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from k12ai_contract.events import now_ms
 from k12ai_contract.jobs import JobState
-from k12ai_contract.spec import JobSpec
+from k12ai_contract.spec import JobSpec, split_model_run
 from k12ai_server.events.log import EventLog
 from k12ai_server.jobs.admission import Admission
 from k12ai_server.jobs.faults import fault_point
@@ -247,16 +247,18 @@ class JobService:
     def _prepare(self, job: Job) -> None:
         job.run_dir.mkdir(parents=True, exist_ok=True)
         job.cache_dir.mkdir(parents=True, exist_ok=True)
+        params, model_run = split_model_run(job.identity.kind, job.params)
         JobSpec(
             job_id=job.job_id,
             service_name=job.identity.service_name,
             kind=job.identity.kind,
             user=job.identity.user,
             service_uuid=job.identity.service_uuid,
-            params=job.params,
+            params=params,
             cache_dir=job.cache_dir,
             events_path=job.events_path,
             cpu_threads=self._limits.cpu_threads,
+            model_run=model_run,
             data_roots=self._paths.data_roots,
             ship_to=self._ship_to.address if self._ship_to else "",
             ship_secret=self._ship_to.secret_for(job.job_id) if self._ship_to else "",

@@ -115,6 +115,12 @@ class JobStore:
         args.append(limit)
         return [_job(row) for row in self._reader.execute(sql, args).fetchall()]
 
+    def count_by_framework_and_state(self) -> dict[tuple[str, str], int]:
+        rows = self._reader.execute(
+            "SELECT service_name, state, COUNT(*) FROM jobs GROUP BY service_name, state"
+        )
+        return {(name, state): count for name, state, count in rows.fetchall()}
+
     def live(self) -> list[Job]:
         # Oldest first: recovery re-queues them in the order they were admitted.
         return list(reversed(self.query(states=LIVE_STATES, limit=1_000_000)))

@@ -42,6 +42,8 @@ class LocalProcessRunner:
         self._python = python
         self.event_channel = event_channel
         self._jobs: dict[str, tuple[Job, psutil.Process]] = {}
+        # Every process of the running jobs, kept for their CPU counters.
+        self._members: dict[int, psutil.Process] = {}
 
     def listen(self, listener: PlacementListener) -> None:
         # A local process starts at once: there is no placement to report.
@@ -80,11 +82,10 @@ class LocalProcessRunner:
     def running(self) -> list[RunningJob]:
         total = psutil.virtual_memory().total
         found = []
+        seen: dict[int, psutil.Process] = {}
         for job, proc in list(self._jobs.values()):
             try:
-                with proc.oneshot():
-                    cpu = proc.cpu_percent(None)
-                    rss = proc.memory_info().rss
+                cpu, rss = self._tree_usage(proc, seen)
             except psutil.Error:
                 continue
             found.append(
@@ -100,7 +101,19 @@ class LocalProcessRunner:
                     job_id=job.job_id,
                 )
             )
+        self._members = seen
         return found
+
+    def _tree_usage(self, proc: psutil.Process, seen: dict[int, psutil.Process]) -> tuple[float, int]:
+        """CPU and memory of the worker and what it runs (the job is its child: k12ai_worker.supervisor)."""
+        cpu, rss = 0.0, 0
+        for member in (proc, *proc.children(recursive=True)):
+            # cpu_percent measures since the last call on the same object: keep each one between calls.
+            tracked = seen[member.pid] = self._members.get(member.pid, member)
+            with contextlib.suppress(psutil.Error), tracked.oneshot():
+                cpu += tracked.cpu_percent(None)
+                rss += tracked.memory_info().rss
+        return cpu, rss
 
     async def close(self) -> None:
         # Jobs outlive the server on purpose; the next start re-adopts them.

@@ -18,8 +18,10 @@ from typing import Any
 import torch
 
 from k12ai_contract.errors import MissingArtefactError
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.k12cv.config import TrainConfig
 from k12ai_worker.k12cv.models.classifier import ImageClassifier
+from k12ai_worker.model_runs import publish_latest, with_origin
 from k12ai_worker.training.archive import read_archive, write_archive
 
 CONFIG = "config.json"
@@ -66,14 +68,18 @@ class ModelArchive:
 
 
 def save_model_archive(
-    path: Path, config: Mapping[str, Any], inputs: ModelInputs, weights: Mapping[str, torch.Tensor]
+    spec: JobSpec, config: Mapping[str, Any], inputs: ModelInputs, weights: Mapping[str, torch.Tensor]
 ) -> None:
+    """Writes the training's archive into its run folder and makes it the project's latest."""
     buffer = io.BytesIO()
     torch.save(dict(weights), buffer)
-    write_archive(
-        path,
-        {CONFIG: json.dumps(config, indent=2).encode(), LABELS: inputs.to_json(), WEIGHTS: buffer.getvalue()},
-    )
+    members = {
+        CONFIG: json.dumps(config, indent=2).encode(),
+        LABELS: inputs.to_json(),
+        WEIGHTS: buffer.getvalue(),
+    }
+    write_archive(spec.model_archive, with_origin(spec, members))
+    publish_latest(spec)
 
 
 def load_model_archive(path: Path) -> ModelArchive:

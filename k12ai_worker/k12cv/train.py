@@ -128,7 +128,7 @@ def run_train(spec: JobSpec, sink: EventSink) -> None:
 
         def on_best(weights: dict[str, torch.Tensor], epoch: int, values: dict[str, float]) -> None:
             # ``weights`` are the trainer's fresh CPU copies: safe to write while training goes on.
-            writer.submit(lambda: save_model_archive(spec.model_archive, archived_config, inputs, weights))
+            writer.submit(lambda: save_model_archive(spec, archived_config, inputs, weights))
 
         result = train_model(
             model,

@@ -44,7 +44,8 @@ Events: train emits ``info`` (dataset shape, classes, split) and ``metrics``
 (``accuracy``, ``f1_macro``, ``loss`` when the estimator has
 ``predict_proba``; ``epoch``/``progress`` while an ensemble grows); evaluate
 one ``metrics``; predict one ``predict`` per instance (see ``predict.py``).
-Training leaves ``model.tar.gz`` in the cache directory (see ``archive.py``).
+Training leaves ``runs/{job_id}/model.tar.gz`` in the cache directory and makes it the
+project's ``model.tar.gz`` (see ``archive.py`` and ``k12ai_worker.model_runs``).
 """
 
 from __future__ import annotations

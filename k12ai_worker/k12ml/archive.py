@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from k12ai_contract.errors import MissingArtefactError
+from k12ai_contract.spec import JobSpec
 from k12ai_worker import inputs
 from k12ai_worker.k12ml.files import write_atomic
+from k12ai_worker.model_runs import publish_latest, with_origin
 
-ARCHIVE_NAME = "model.tar.gz"
 FORMAT_VERSION = 1
 _MODEL = "model.joblib"
 _CONFIG = "config.json"
@@ -48,7 +49,8 @@ class TrainedModel:
     validation_rows: tuple[int, ...]
 
 
-def save(model: TrainedModel, cache_dir: Path) -> Path:
+def save(model: TrainedModel, spec: JobSpec) -> Path:
+    """Writes the training's archive into its run folder and makes it the project's latest."""
     import joblib
     import sklearn
 
@@ -64,11 +66,9 @@ def save(model: TrainedModel, cache_dir: Path) -> Path:
         "metrics": dict(model.metrics),
         "validation_rows": list(model.validation_rows),
     }
-    members = {
-        _MODEL: buffer.getvalue(),
-        _CONFIG: _json(model.params),
-        _METADATA: _json(metadata),
-    }
+    members = with_origin(
+        spec, {_MODEL: buffer.getvalue(), _CONFIG: _json(model.params), _METADATA: _json(metadata)}
+    )
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         for name, data in members.items():
@@ -76,19 +76,18 @@ def save(model: TrainedModel, cache_dir: Path) -> Path:
             entry.size = len(data)
             entry.mtime = int(time.time())
             tar.addfile(entry, io.BytesIO(data))
-    path = cache_dir / ARCHIVE_NAME
-    write_atomic(path, archive.getvalue())
-    return path
+    write_atomic(spec.model_archive, archive.getvalue())
+    publish_latest(spec)
+    return spec.model_archive
 
 
-def load(cache_dir: Path) -> TrainedModel:
+def load(path: Path) -> TrainedModel:
     import joblib
 
-    path = cache_dir / ARCHIVE_NAME
     if not path.is_file():
-        raise MissingArtefactError(f"{ARCHIVE_NAME} is not found in {cache_dir}")
+        raise MissingArtefactError(f"{path.name} is not found in {path.parent}")
     try:
-        with inputs.open_binary(ARCHIVE_NAME, path) as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
+        with inputs.open_binary(path.name, path) as raw, tarfile.open(fileobj=raw, mode="r:gz") as tar:
             members = {name: _member(tar, name) for name in (_MODEL, _CONFIG, _METADATA)}
         metadata = json.loads(members[_METADATA])
         params = json.loads(members[_CONFIG])
@@ -104,7 +103,7 @@ def load(cache_dir: Path) -> TrainedModel:
         )
     except (OSError, EOFError, tarfile.TarError, pickle.UnpicklingError, KeyError, ValueError) as exc:
         # The seed's 100202: the job cannot start on what is there.
-        raise MissingArtefactError(f"{ARCHIVE_NAME} in {cache_dir} is not a k12ml model: {exc}") from None
+        raise MissingArtefactError(f"{path.name} in {path.parent} is not a k12ml model: {exc}") from None
 
 
 def _member(tar: tarfile.TarFile, name: str) -> bytes:

@@ -23,7 +23,7 @@ from k12ai_worker.k12ml.scoring import class_scores, metrics
 
 def run(spec: JobSpec, events: EventWriter, config: EvaluateConfig) -> None:
     with warnings_as_info(events):
-        model = archive.load(spec.cache_dir)
+        model = archive.load(spec.model_archive)
         table = _table(events, config, model)
         assert table.labels is not None
         result = metrics(table.labels, class_scores(model.pipeline, table.features), model.classes)

@@ -28,7 +28,7 @@ from k12ai_worker.k12ml.scoring import class_scores
 def run(spec: JobSpec, events: EventWriter, config: PredictConfig) -> None:
     lines: list[str] = []
     with warnings_as_info(events):
-        model = archive.load(spec.cache_dir)
+        model = archive.load(spec.model_archive)
         features = _features(config, model)
         info(events, f"predicting {features.shape[0]} instances", instances=int(features.shape[0]))
         for start in range(0, features.shape[0], config.batch_size):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,6 +36,7 @@ _PARAMETER_IN_MESSAGE = re.compile(r"The '(\w+)' parameter of ")
 
 
 def run(spec: JobSpec, events: EventWriter, config: TrainConfig) -> None:
+    started = time.monotonic()
     table = datasets.load(config.dataset)
     labels = _labels(table)
     classes = sorted(set(labels.tolist()))
@@ -77,8 +79,12 @@ def run(spec: JobSpec, events: EventWriter, config: TrainConfig) -> None:
         metrics=final,
         validation_rows=tuple(int(r) for r in validation_rows),
     )
-    path = archive.save(trained, spec.cache_dir)
+    path = archive.save(trained, spec)
     info(events, f"model saved to {path}", path=str(path))
+    # The final model is the one kept (no best epoch to go back to): its held-out scores.
+    summary: dict[str, Any] = {f"validation_{name}": value for name, value in final.items()}
+    summary.update(training_duration_s=round(time.monotonic() - started, 3), archive=str(path))
+    events.emit("result", summary)
 
 
 def _labels(table: Table) -> datasets.Labels:

@@ -18,9 +18,11 @@ from typing import Any
 import torch
 
 from k12ai_contract.errors import MissingArtefactError
+from k12ai_contract.spec import JobSpec
 from k12ai_worker.k12nlp.config import TrainConfig
 from k12ai_worker.k12nlp.models.classifier import TextClassifier
 from k12ai_worker.k12nlp.vocabulary import Vocabulary
+from k12ai_worker.model_runs import publish_latest, with_origin
 from k12ai_worker.training.archive import read_archive, write_archive
 
 CONFIG = "config.json"
@@ -42,14 +44,16 @@ class ModelArchive:
 
 
 def save_model_archive(
-    path: Path, config: Mapping[str, Any], vocab: Vocabulary, weights: Mapping[str, torch.Tensor]
+    spec: JobSpec, config: Mapping[str, Any], vocab: Vocabulary, weights: Mapping[str, torch.Tensor]
 ) -> None:
+    """Writes the training's archive into its run folder and makes it the project's latest."""
     buffer = io.BytesIO()
     torch.save(dict(weights), buffer)
     members = {CONFIG: json.dumps(config, indent=2).encode()}
     members.update({VOCABULARY + name: data for name, data in vocab.save().items()})
     members[WEIGHTS] = buffer.getvalue()
-    write_archive(path, members)
+    write_archive(spec.model_archive, with_origin(spec, members))
+    publish_latest(spec)
 
 
 def load_model_archive(path: Path) -> ModelArchive:

@@ -81,7 +81,7 @@ def run_train(spec: JobSpec, sink: EventSink) -> None:
     }
 
     def on_best(weights: dict[str, torch.Tensor], epoch: int, metrics: dict[str, float]) -> None:
-        save_model_archive(spec.model_archive, archived_config, vocab, weights)
+        save_model_archive(spec, archived_config, vocab, weights)
 
     result = train_model(
         model,

@@ -57,10 +57,12 @@ def with_number_text(raw: str | bytes) -> Any:
     return json.loads(raw, parse_int=Number, parse_float=Number)
 
 
-def wait_for_state(base_url: str, job_id: str, states: set[str], timeout_s: float = 60.0) -> dict[str, Any]:
+def wait_for_state(
+    base_url: str, job_id: str, states: set[str], timeout_s: float = 60.0, **kwargs: Any
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
-        job: dict[str, Any] = call("GET", f"{base_url}/k12ai/framework/jobs/{job_id}").body["job"]
+        job: dict[str, Any] = call("GET", f"{base_url}/k12ai/framework/jobs/{job_id}", **kwargs).body["job"]
         if job["state"] in states:
             return job
         if time.monotonic() > deadline:

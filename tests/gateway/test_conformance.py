@@ -22,6 +22,9 @@ and after the differences Envoy has by design, each named below and applied expl
   17 (C's ``%.17g``: ``0.96666666666666667``); protojson, and so the gateway, writes the
   shortest text that reads back as the same double (``0.9666666666666667``).
 
+Downloads (``DownloadArtefact``, a stream of ``google.api.HttpBody``) are the file itself from
+both, with the same ``Content-Type`` and ``Content-Disposition`` (``test_downloads.py``).
+
 Everything else must match as it is, compared as the bytes write it (a number's text
 included, so ``1`` and ``1.0`` differ): field names, unpopulated fields, int64 as strings,
 whole numbers without a fraction, the ``async`` JSON name, unknown fields ignored, status
@@ -206,6 +209,9 @@ CASES = [
     ),
     Case("get job", "GET", "/k12ai/framework/jobs/{job_id}"),
     Case("get missing job", "GET", "/k12ai/framework/jobs/0123"),
+    # The file itself (google.api.HttpBody); headers and other users in test_downloads.py.
+    Case("download a job's model", "GET", "/k12ai/framework/jobs/{job_id}/artefact"),
+    Case("download, missing job", "GET", "/k12ai/framework/jobs/0123/artefact"),
     Case("get job, encoded traversal", "GET", "/k12ai/framework/jobs/%2e%2e%2f%2e%2e%2fetc%2fpasswd"),
     Case(
         "list jobs by query",

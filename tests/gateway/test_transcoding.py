@@ -30,6 +30,7 @@ PROTO = """
 syntax = "proto3";
 package gwtest.v1;
 import "google/api/annotations.proto";
+import "google/api/httpbody.proto";
 
 enum Color { COLOR_UNSPECIFIED = 0; RED = 1; BLUE = 2; }
 message Inner { string name = 1; int64 count = 2; }
@@ -60,6 +61,9 @@ service Echo {
   rpc Stream(EchoRequest) returns (stream EchoResponse) {
     option (google.api.http) = { get: "/v1/stream" };
   }
+  rpc Download(EchoRequest) returns (stream google.api.HttpBody) {
+    option (google.api.http) = { get: "/v1/download/{id}" };
+  }
 }
 """
 
@@ -67,6 +71,7 @@ service Echo {
 class EchoServicer:
     def __init__(self, classes: dict[str, type[message.Message]]) -> None:
         self._response = classes["EchoResponse"]
+        self._body = classes["HttpBody"]
 
     def _echo(self, request: message.Message, context: GatewayContext) -> message.Message:
         metadata = [f"{k}={v!s}" for k, v in context.invocation_metadata() if k != "x-forwarded-host"]
@@ -90,6 +95,20 @@ class EchoServicer:
             yield self._response(echoed={"numbers": [number]})
         if request.flag:
             await context.abort(grpc.StatusCode.DATA_LOSS, "the stream broke")
+
+    async def Download(self, request: Any, context: GatewayContext) -> AsyncIterator[message.Message]:  # noqa: N802
+        """``display_name`` as the file's content type, each of ``numbers`` a chunk of that many bytes;
+        ``flag`` fails the stream before it starts (no numbers) or after them."""
+        await context.send_initial_metadata(
+            (("content-disposition", 'attachment; filename="f.bin"'), ("echo-id", request.id))
+        )
+        if request.flag and not request.numbers:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such file")
+        for index, number in enumerate(request.numbers):
+            content_type = request.display_name if index == 0 else ""
+            yield self._body(content_type=content_type, data=bytes([index]) * number)
+        if request.flag:
+            await context.abort(grpc.StatusCode.DATA_LOSS, "the disk broke")
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +138,7 @@ async def echo(echo_descriptors: tuple[bytes, descriptor_pool.DescriptorPool]) -
         name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"gwtest.v1.{name}"))
         for name in ("EchoRequest", "EchoResponse")
     }
+    classes["HttpBody"] = message_factory.GetMessageClass(pool.FindMessageTypeByName("google.api.HttpBody"))
     gateway = RestGateway(
         {"gwtest.v1.Echo": EchoServicer(classes)}, max_body_bytes=1024, descriptor_set=data, pool=pool
     )
@@ -227,6 +247,41 @@ async def test_stream_lines_then_the_error_line(echo: str) -> None:
     assert lines[2] == {"error": {"code": 15, "message": "the stream broke", "details": []}}
 
 
+async def test_an_http_body_stream_is_the_file_itself(echo: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(
+            f"{echo}/v1/download/d1?display_name=text/csv&numbers=3&numbers=70000&numbers=1"
+        ) as reply:
+            assert reply.status == 200
+            assert reply.headers["Content-Type"] == "text/csv"
+            # The entity header as Envoy passes it through; other metadata as grpc-gateway names it.
+            assert reply.headers["Content-Disposition"] == 'attachment; filename="f.bin"'
+            assert reply.headers["Grpc-Metadata-echo-id"] == "d1"
+            assert await reply.read() == b"\0" * 3 + b"\1" * 70000 + b"\2"
+        async with session.get(f"{echo}/v1/download/d2?numbers=0") as reply:
+            assert (reply.status, reply.headers["Content-Type"], await reply.read()) == (
+                200,
+                "application/octet-stream",
+                b"",
+            )
+
+
+async def test_an_http_body_stream_failing_first_is_an_error_answer(echo: str) -> None:
+    status, body = await fetch("GET", f"{echo}/v1/download/x?flag=true")
+    assert (status, body) == (404, {"code": 5, "message": "no such file", "details": []})
+
+
+async def test_an_http_body_stream_failing_midway_is_a_cut_off_transfer(echo: str) -> None:
+    # Never a complete-looking file with an error inside: the client sees the transfer cut off.
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{echo}/v1/download/x?numbers=5&flag=true") as reply,
+    ):
+        assert reply.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await reply.read()
+
+
 async def test_stream_as_server_sent_events(echo: str) -> None:
     headers = {"Accept": "text/event-stream"}
     async with (
@@ -255,7 +310,10 @@ async def test_openapi_describes_every_binding(echo: str) -> None:
         "/v1/echo/{id}:inner",
         "/v1/fail",
         "/v1/stream",
+        "/v1/download/{id}",
     }
+    download = document["paths"]["/v1/download/{id}"]["get"]["responses"]["200"]["content"]
+    assert download == {"*/*": {"schema": {"type": "string", "format": "binary"}}}
     get = document["paths"]["/v1/echo/{id}"]["get"]
     names = {p["name"] for p in get["parameters"]}
     assert names == {"id", "inner.name", "inner.count", "numbers", "color", "flag", "display_name", "big"}

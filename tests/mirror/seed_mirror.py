@@ -14,16 +14,20 @@ from tests.conftest import assert_eventually, example
 ENVELOPE_KEYS = {"version", "type", "tag", "op", "user", "service_uuid", "timestamp", "datetime"}
 # What the seeds' readers find after a k12ml train, evaluate and predict of project 123456 and
 # an async stats query of project "uuid": framework/{user}/{uuid}/{op}/{type}, platform/.../query/result.
+# Every finished job ends with a `result` event (its final metrics, or its predictions' count).
 SEED_KEYS = {
     "framework/test/123456/train.start/status",
     "framework/test/123456/train.start/info",
     "framework/test/123456/train.start/metrics",
+    "framework/test/123456/train.start/result",
     "framework/test/123456/evaluate.start/status",
     "framework/test/123456/evaluate.start/info",
     "framework/test/123456/evaluate.start/metrics",
+    "framework/test/123456/evaluate.start/result",
     "framework/test/123456/predict.start/status",
     "framework/test/123456/predict.start/info",
     "framework/test/123456/predict.start/predict",
+    "framework/test/123456/predict.start/result",
     "platform/test/uuid/query/result",
 }
 STATS_QUERY = {"cpus": True, "gpus": True, "disks": False, "containers": True}

@@ -82,7 +82,7 @@ async def test_consul_down_during_training_leaves_the_job_alone_and_the_mirror_c
     await assert_eventually(lag_visible, timeout_s=10)
     health = mirror.health()
     assert health.last_error and health.failed_writes > 0 and health.lag_s > 0
-    assert health.buffered_keys == 3  # coalesced: status, info, metrics of train.start
+    assert health.buffered_keys == 4  # coalesced: status, info, metrics, result of train.start
     assert consul.kv == {}
     assert await mirror_health_status(consul_server) == "NOT_SERVING"
     assert await mirror_health_status(consul_server, service="") == "SERVING"  # what Consul checks

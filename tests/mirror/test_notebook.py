@@ -191,6 +191,7 @@ async def test_a_training_through_the_framework_helper(seed_server: SeedServer) 
     assert [e["key"] for e in everything] == [
         "framework/test/123456/train.start/info",
         "framework/test/123456/train.start/metrics",
+        "framework/test/123456/train.start/result",
         "framework/test/123456/train.start/status",
     ]
     metrics = everything[1]["value"]

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from k12ai_client.examples_data import K12NLP_SAMPLE
 from k12ai_contract.jobs import JobKind
 from k12ai_contract.spec import JobSpec
 
 ROOT = Path(__file__).resolve().parents[2]
-# Where worker tests keep their data: pytest's temporary directories and the committed fixtures.
-# Jobs (and in-process readers, see conftest.py) may read there and nowhere else.
-TEST_DATA_ROOTS = (Path(tempfile.gettempdir()), ROOT / "tests" / "fixtures")
+# Where worker tests keep their data: pytest's temporary directories and the committed SST/GloVe
+# slice (in the client package, which `k12ai examples data` writes a sample of). Jobs (and
+# in-process readers, see conftest.py) may read there and nowhere else.
+TEST_DATA_ROOTS = (Path(tempfile.gettempdir()), K12NLP_SAMPLE)
 
 # Job ids and folders unique within the test session.
 _job_numbers = itertools.count(1)

@@ -47,7 +47,11 @@ def test_train_iris_reports_growing_metrics_and_leaves_the_archive(iris: tuple[P
     assert metrics[-1]["accuracy"] > 0.8
     assert {"accuracy", "f1_macro", "loss"} <= metrics[-1].keys()
     assert job.of("info")[0]["classes"] == ["setosa", "versicolor", "virginica"]
-    assert sorted(p.name for p in cache.iterdir()) == ["model.tar.gz"]  # no temporary left behind
+    # The run's own archive, the project's latest the same file; no temporary left behind.
+    [run] = (cache / "runs").iterdir()
+    assert sorted(p.name for p in cache.iterdir()) == ["model.tar.gz", "runs"]
+    assert sorted(p.name for p in run.iterdir()) == ["model.tar.gz"]
+    assert (run / "model.tar.gz").samefile(cache / "model.tar.gz")
 
 
 def test_evaluate_iris_scores_the_held_out_rows(iris: tuple[Path, Job]) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import k12ai_worker.k12nlp as k12nlp
+from k12ai_client.examples_data import K12NLP_SAMPLE
 from k12ai_contract.errors import ConfigError
 from k12ai_contract.jobs import JobKind
 from k12ai_contract.spec import JobSpec
@@ -27,7 +28,7 @@ from tests.worker import job_process
 from tests.worker.job_process import TEST_DATA_ROOTS, Job
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures" / "k12nlp"
+FIXTURES = K12NLP_SAMPLE
 EXAMPLES = ROOT / "examples" / "k12nlp"
 METRICS = {"accuracy", "accuracy3", "loss"}
 
@@ -261,19 +262,20 @@ def test_validate_predict_and_evaluate_params() -> None:
 
 def test_input_paths_and_gpus() -> None:
     params = example("train")
+    # The example's paths, relative to the data root (the server reads them under it).
     assert dict(k12nlp.input_paths("train", params)) == {
-        "train_data_path": "/data/datasets/nlp/sst/train.txt",
-        "validation_data_path": "/data/datasets/nlp/sst/dev.txt",
-        "test_data_path": "/data/datasets/nlp/sst/test.txt",
+        "train_data_path": "datasets/nlp/sst/train.txt",
+        "validation_data_path": "datasets/nlp/sst/dev.txt",
+        "test_data_path": "datasets/nlp/sst/test.txt",
         "model.text_field_embedder.token_embedders.tokens.pretrained_file": (
-            "/data/datasets/nlp/glove/glove.6B.50d.txt.gz"
+            "datasets/nlp/glove/glove.6B.50d.txt.gz"
         ),
     }
     # Overridden paths are the ones read, so the ones checked.
     moved = k12nlp.input_paths("train", {**params, "overrides": {"train_data_path": "/elsewhere.txt"}})
     assert ("train_data_path", "/elsewhere.txt") in moved
     assert k12nlp.input_paths("evaluate", example("evaluate")) == [
-        ("input_file", "/data/datasets/nlp/sst/test.txt")
+        ("input_file", "datasets/nlp/sst/test.txt")
     ]
     assert k12nlp.input_paths("predict", example("predict")) == []
     assert k12nlp.gpus_wanted("train", params) == 1

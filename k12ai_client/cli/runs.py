@@ -1,0 +1,48 @@
+"""What a run left: ``k12ai logs JOB_ID [-f]`` and ``k12ai download JOB_ID [-o FILE]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from k12ai_api.v1 import common_pb2
+from k12ai_client._sync import K12AIClient
+from k12ai_client.cli.jobs import resolve_job_id
+from k12ai_contract.logs import STDERR
+
+
+def logs(client: K12AIClient, args: argparse.Namespace, console: Console) -> int:
+    job_id = resolve_job_id(client, args.job_id)
+    if args.follow:
+        for item in client.watch(job_id=job_id, types=["log"]):
+            if isinstance(item, common_pb2.Event):
+                _print_line(item)
+        return 0
+    # What is stored now: the job's latest event marks where its history ends.
+    last_seq = client.get_job(job_id).last_seq
+    if last_seq == 0:
+        return 0
+    for item in client.watch(job_id=job_id):
+        if not isinstance(item, common_pb2.Event):
+            break
+        if item.type == "log":
+            _print_line(item)
+        if item.seq >= last_seq:
+            break
+    return 0
+
+
+def download(client: K12AIClient, args: argparse.Namespace, console: Console) -> int:
+    path = client.download_artefact(resolve_job_id(client, args.job_id), args.output)
+    console.print(
+        f"saved {path} ({path.stat().st_size} bytes)", soft_wrap=True, markup=False, highlight=False
+    )
+    return 0
+
+
+def _print_line(event: common_pb2.Event) -> None:
+    payload = event.payload.struct_value.fields
+    stream = sys.stderr if payload["stream"].string_value == STDERR else sys.stdout
+    print(payload["line"].string_value, file=stream, flush=True)

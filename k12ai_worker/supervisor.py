@@ -1,0 +1,88 @@
+"""The job runs in a child process; this one turns its stdout and stderr into ``log`` events.
+
+Why a child: capture then works the same under every runner (a local process, a
+container, a cluster task), and it outlives the job: when the job dies hard (a segfault,
+an OOM kill, ``SIGKILL``) every line it wrote up to that moment is already an event, and
+the reason the job died is still reported. The child is in this process's group (a
+runner's stop reaches both), is sent on any ``SIGTERM``/``SIGINT`` this process gets (a
+container's init signals only its direct child), and is killed should this process die.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import selectors
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+
+from k12ai_contract.logs import STDERR, STDOUT
+from k12ai_worker.events import EventWriter
+from k12ai_worker.log_capture import LogCapture
+
+JOB_MODULE = "k12ai_worker.job"
+READ_BYTES = 64 * 1024
+# How often a quiet job's capture is looked at (for the notice of dropped lines).
+TICK_S = 0.5
+_PR_SET_PDEATHSIG = 1
+
+
+def supervise(spec_path: Path, events_path: Path) -> int:
+    """Runs the job to its end; its exit status as ``subprocess`` gives it (-N: killed by signal N)."""
+    parent = os.getpid()
+    child = subprocess.Popen(
+        [sys.executable, "-m", JOB_MODULE, str(spec_path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: _die_with(parent),
+    )
+    forwarded = _forward_signals(child)
+    events = EventWriter(events_path)
+    capture = LogCapture(events)
+    try:
+        _pump(child, capture)
+        capture.close()
+        return child.wait()
+    finally:
+        events.close()
+        for sig, previous in forwarded.items():
+            signal.signal(sig, previous)
+
+
+def _pump(child: subprocess.Popen[bytes], capture: LogCapture) -> None:
+    assert child.stdout is not None and child.stderr is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(child.stdout, selectors.EVENT_READ, STDOUT)
+        selector.register(child.stderr, selectors.EVENT_READ, STDERR)
+        while selector.get_map():
+            for key, _ in selector.select(TICK_S):
+                data = os.read(key.fd, READ_BYTES)
+                if data:
+                    capture.feed(key.data, data)
+                else:
+                    selector.unregister(key.fileobj)
+            capture.tick()
+
+
+def _forward_signals(child: subprocess.Popen[bytes]) -> dict[int, signal.Handlers | None]:
+    def forward(sig: int, _: FrameType | None) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(sig)
+
+    return {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}  # type: ignore[misc]
+
+
+def _die_with(parent: int) -> None:
+    """In the child, before the job starts: be killed when the supervisor dies (Linux)."""
+    name = ctypes.util.find_library("c")
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
