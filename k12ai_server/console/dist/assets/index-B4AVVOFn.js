@@ -10,7 +10,7 @@ var e,t,n,r,i,a,o,s,c,l,u,d=Symbol.for(`pv`),f={},p=[],m=/^m(i|n|o|s|text|space)
   "service_name": "k12cv",
   "service_uuid": "123456",
   "service_params": {
-    "input_file": "/data/datasets/cv/digits/validation"
+    "input_file": "datasets/cv/digits/validation"
   }
 }
 `,"../../../examples/k12cv/predict_digits.json":`{
@@ -20,35 +20,7 @@ var e,t,n,r,i,a,o,s,c,l,u,d=Symbol.for(`pv`),f={},p=[],m=/^m(i|n|o|s|text|space)
   "service_uuid": "123456",
   "service_params": {
     "input_type": "file",
-    "input_file": "/data/datasets/cv/digits/validation/7/81.png"
-  }
-}
-`,"../../../examples/k12cv/train_cifar_resnet18.json":`{
-  "op": "train.start",
-  "user": "test",
-  "service_name": "k12cv",
-  "service_uuid": "cifar10",
-  "service_params": {
-    "dataset_reader": {
-      "type": "image_folder",
-      "transforms": [
-        {"type": "random_crop", "size": 32, "padding": 4},
-        {"type": "random_flip", "direction": "horizontal"},
-        {"type": "normalize", "mean": [0.4914, 0.4822, 0.4465], "std": [0.2470, 0.2435, 0.2616]}
-      ]
-    },
-    "train_data_path": "/data/datasets/cv/cifar10/train",
-    "validation_data_path": "/data/datasets/cv/cifar10/test",
-    "model": {"type": "resnet18", "stem": "small"},
-    "iterator": {"type": "basic", "batch_size": 128},
-    "trainer": {
-      "num_epochs": 30,
-      "patience": 5,
-      "validation_metric": "+accuracy",
-      "cuda_device": 0,
-      "optimizer": {"type": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0005},
-      "learning_rate_scheduler": {"type": "multi_step", "milestones": [15, 25], "gamma": 0.1}
-    }
+    "input_file": "datasets/cv/digits/validation/7/81.png"
   }
 }
 `,"../../../examples/k12cv/train_digits.json":`{
@@ -58,8 +30,8 @@ var e,t,n,r,i,a,o,s,c,l,u,d=Symbol.for(`pv`),f={},p=[],m=/^m(i|n|o|s|text|space)
   "service_uuid": "123456",
   "service_params": {
     "dataset_reader": {"type": "image_folder", "color_mode": "grayscale"},
-    "train_data_path": "/data/datasets/cv/digits/train",
-    "validation_data_path": "/data/datasets/cv/digits/validation",
+    "train_data_path": "datasets/cv/digits/train",
+    "validation_data_path": "datasets/cv/digits/validation",
     "model": {"type": "small_cnn", "channels": [16, 32]},
     "iterator": {"type": "basic", "batch_size": 32},
     "trainer": {
@@ -112,7 +84,7 @@ var e,t,n,r,i,a,o,s,c,l,u,d=Symbol.for(`pv`),f={},p=[],m=/^m(i|n|o|s|text|space)
     "service_name": "k12nlp",
     "service_uuid": "123456",
     "service_params": {
-        "input_file": "/data/datasets/nlp/sst/test.txt"
+        "input_file": "datasets/nlp/sst/test.txt"
     }
 }
 `,"../../../examples/k12nlp/predict.json":`{
@@ -142,9 +114,9 @@ var e,t,n,r,i,a,o,s,c,l,u,d=Symbol.for(`pv`),f={},p=[],m=/^m(i|n|o|s|text|space)
             "use_subtrees": false,
             "granularity": "5-class"
         },
-        "train_data_path": "/data/datasets/nlp/sst/train.txt",
-        "validation_data_path": "/data/datasets/nlp/sst/dev.txt",
-        "test_data_path": "/data/datasets/nlp/sst/test.txt",
+        "train_data_path": "datasets/nlp/sst/train.txt",
+        "validation_data_path": "datasets/nlp/sst/dev.txt",
+        "test_data_path": "datasets/nlp/sst/test.txt",
         "model": {
             "type": "bcn",
             "text_field_embedder": {
@@ -152,7 +124,7 @@ var e,t,n,r,i,a,o,s,c,l,u,d=Symbol.for(`pv`),f={},p=[],m=/^m(i|n|o|s|text|space)
                     "tokens": {
                         "type": "embedding",
                         "embedding_dim": 50,
-                        "pretrained_file": "/data/datasets/nlp/glove/glove.6B.50d.txt.gz",
+                        "pretrained_file": "datasets/nlp/glove/glove.6B.50d.txt.gz",
                         "trainable": false
                     }
                 }
