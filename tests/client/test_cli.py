@@ -237,8 +237,9 @@ def test_ctrl_c_while_watching_leaves_the_job_running_and_says_how_to_reattach(
         try:
             job_id = _running_job(client, "ctrl-c")
             watching.send_signal(signal.SIGINT)
-            _, stderr = watching.communicate(timeout=TIMEOUT_S)
-            assert watching.returncode == 130
+            stdout, stderr = watching.communicate(timeout=TIMEOUT_S)
+            # Once seen exiting 0 in a full run (not reproduced since): its output says how it ended.
+            assert watching.returncode == 130, f"stdout: {stdout!r}, stderr: {stderr!r}"
             assert "Traceback" not in stderr, stderr
             assert stderr.splitlines()[-1] == (
                 f"stopped watching: job {job_id} keeps running on the server. Re-attach with: "
