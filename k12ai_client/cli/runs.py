@@ -10,13 +10,14 @@ from rich.console import Console
 from k12ai_api.v1 import common_pb2
 from k12ai_client._sync import K12AIClient
 from k12ai_client.cli.jobs import resolve_job_id
+from k12ai_contract.events import EventType
 from k12ai_contract.logs import STDERR
 
 
 def logs(client: K12AIClient, args: argparse.Namespace, console: Console) -> int:
     job_id = resolve_job_id(client, args.job_id)
     if args.follow:
-        for item in client.watch(job_id=job_id, types=["log"]):
+        for item in client.watch(job_id=job_id, types=[EventType.LOG]):
             if isinstance(item, common_pb2.Event):
                 _print_line(item)
         return 0
@@ -27,7 +28,7 @@ def logs(client: K12AIClient, args: argparse.Namespace, console: Console) -> int
     for item in client.watch(job_id=job_id):
         if not isinstance(item, common_pb2.Event):
             break
-        if item.type == "log":
+        if item.type == EventType.LOG:
             _print_line(item)
         if item.seq >= last_seq:
             break

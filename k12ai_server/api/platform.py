@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import grpc
 
 from k12ai_api.v1 import platform_pb2, platform_pb2_grpc
+from k12ai_contract.events import EventType
 from k12ai_server.api import replies
 from k12ai_server.api.convert import value_message
 from k12ai_server.api.replies import ApiError
@@ -103,7 +104,7 @@ class PlatformServicer(platform_pb2_grpc.PlatformServicer):
             audit.failure(peer, f"Platform.{rpc}", request, status="INTERNAL", error=type(exc).__name__)
             code, message = replies.INTERNAL_ERROR, "server failure (details only in the server log)"
         result = EventRecord(
-            type="result",
+            type=EventType.RESULT,
             tag="platform",
             op=request.op,
             user=request.user,

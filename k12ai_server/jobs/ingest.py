@@ -40,6 +40,7 @@ from k12ai_contract.events import (
     WorkerEvent,
     parse_event_line,
 )
+from k12ai_contract.jobs import JobState
 from k12ai_server.events.log import EventLog
 from k12ai_server.events.record import EventRecord
 from k12ai_server.jobs.job_events import worker_events
@@ -184,7 +185,7 @@ def _parse_chunk(job: Job, data: bytes, start: int, offset: int) -> _Chunk:
                 break
         end += len(line) + 1
     running_at = next(
-        (e.timestamp for e in events if e.type == EventType.STATUS and _state(e) == "running"), 0
+        (e.timestamp for e in events if e.type == EventType.STATUS and _state(e) == JobState.RUNNING), 0
     )
     errors = [e.payload for e in events if e.type == EventType.ERROR and isinstance(e.payload, dict)]
     last_error = str(errors[-1].get("message", "")) if errors else ""

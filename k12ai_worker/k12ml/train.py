@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from k12ai_contract.errors import ConfigError
+from k12ai_contract.events import EventType
 from k12ai_contract.spec import JobSpec
 from k12ai_worker.events import EventWriter
 from k12ai_worker.k12ml import archive, datasets
@@ -84,7 +85,7 @@ def run(spec: JobSpec, events: EventWriter, config: TrainConfig) -> None:
     # The final model is the one kept (no best epoch to go back to): its held-out scores.
     summary: dict[str, Any] = {f"validation_{name}": value for name, value in final.items()}
     summary.update(training_duration_s=round(time.monotonic() - started, 3), archive=str(path))
-    events.emit("result", summary)
+    events.emit(EventType.RESULT, summary)
 
 
 def _labels(table: Table) -> datasets.Labels:

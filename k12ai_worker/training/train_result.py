@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from k12ai_contract.events import EventType
 from k12ai_worker.training.evaluation import evaluate
 from k12ai_worker.training.reporting import EventSink
 from k12ai_worker.training.trainer import BatchSource, MetricsFactory, TrainingResult
@@ -43,4 +44,4 @@ def report_train_result(
         sink.emit("metrics", {**test_metrics, "phase": "test"})
         summary.update({f"test_{name}": value for name, value in test_metrics.items()})
     summary["archive"] = str(archive)
-    sink.emit("result", summary)
+    sink.emit(EventType.RESULT, summary)
