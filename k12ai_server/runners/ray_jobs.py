@@ -42,6 +42,7 @@ from k12ai_server.runners.base import (
 from k12ai_server.runners.ray_status import (
     PENDING,
     RUNNING,
+    STOPPED_PENDING_REASON,
     TERMINAL,
     exit_of,
     node_of,
@@ -62,6 +63,8 @@ METADATA_RUN_DIR = "k12ai_run_dir"
 # Left in the server's run directory once a Ray job's end has been seen: a restarted server
 # need not look at that job again (Ray keeps every job it ever ran).
 SEEN_ENDED = "ray_job_ended"
+# What a job's end resolves to when it was stopped while Ray held it PENDING (see _stop).
+STOPPED_PENDING = object()
 T = TypeVar("T")
 
 
@@ -216,6 +219,8 @@ class RayRunner:
             info = await tracked.ended
         finally:
             self._tracked.pop(tracked.job.job_id, None)
+        if info is STOPPED_PENDING:
+            return ExitStatus(exit_code=None, reason=STOPPED_PENDING_REASON)
         node_alive = None
         if status_of(info) == "FAILED" and info.driver_exit_code is None and info.driver_node_id:
             node_alive = await self._call(self._node_alive, info.driver_node_id)
@@ -232,16 +237,25 @@ class RayRunner:
             return None
         return node is not None and node.state == "ALIVE"
 
-    async def _stop(self, job_id: str) -> None:
+    async def _stop(self, tracked: _Tracked) -> None:
         # Ray's stop is SIGTERM to the entrypoint's processes, then SIGKILL after the
         # cluster's RAY_JOB_STOP_WAIT_TIME_S (see deploy/ray).
+        job_id = tracked.job.job_id
         info = self._latest.get(job_id)
         if info is not None and status_of(info) in TERMINAL:
             return
         try:
             await self._call(self._client.stop_job, job_id)
+            info = await self._call(self._client.get_job_info, job_id)
         except RuntimeError as exc:
             log.warning("stopping Ray job %s: %s", job_id, exc)
+            return
+        # Ray hands a stop to the job's supervisor actor, which it creates only once the job
+        # is placed: a job it holds PENDING stays so, and would be stopped only when it
+        # starts. Nothing of it runs now, so the job ends here; once placed, Ray stops it
+        # and its shipper finds the server taking no more of its events.
+        if status_of(info) == PENDING and not tracked.ended.done():
+            tracked.ended.set_result(STOPPED_PENDING)
 
 
 class _Handle:
@@ -257,7 +271,7 @@ class _Handle:
         return await self._runner._exit(self._tracked)
 
     async def stop(self, grace_s: float) -> None:
-        await self._runner._stop(self._tracked.job.job_id)
+        await self._runner._stop(self._tracked)
 
 
 def _running_job(info: Any) -> RunningJob:

@@ -13,6 +13,10 @@ PENDING = "PENDING"
 RUNNING = "RUNNING"
 TERMINAL = frozenset({"STOPPED", "SUCCEEDED", "FAILED"})
 SIGNAL_NUMBERS = frozenset(s.value for s in signal.Signals)
+STOPPED_PENDING_REASON = (
+    "stopped while the Ray cluster held it pending (no worker of it ran; "
+    "Ray ends its submission should it ever place it)"
+)
 
 
 def status_of(info: Any) -> str:

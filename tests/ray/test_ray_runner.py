@@ -240,3 +240,47 @@ async def test_a_lost_node_fails_its_job_naming_the_node(ray_cluster: RayCluster
             assert f"Ray node {doomed.address} was lost" in reason
     finally:
         await server.stop()
+
+
+async def held_by_ray(client: AsyncK12AIClient, job_id: str) -> str:
+    """The reason of the job's `queued` status once Ray holds it (after k12ai started it)."""
+    async for item in client.watch(job_id=job_id, types=["status"]):
+        if isinstance(item, Event):
+            status = to_envelope(item)["status"]
+            if status["state"] == "queued" and "Ray cluster" in status.get("reason", ""):
+                return str(status["reason"])
+    raise AssertionError("the job ended before Ray held it")
+
+
+async def test_a_job_ray_holds_pending_is_stopped_at_once(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    # More CPUs a job than any node has: Ray holds this server's jobs PENDING for good.
+    config = server_config(
+        tmp_path,
+        runner="ray",
+        ray=dataclasses.replace(ray_config(ray_cluster, tmp_path), cpus_per_job=1000),
+        ingest=IngestConfig(host=ray_cluster.head_address, port=0),
+    )
+    server = await Server.start(config)
+    try:
+        async with AsyncK12AIClient(
+            ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user="test")
+        ) as client:
+            body = example("k12ml", "train_iris")
+            reply = await client.train(body)
+            reason = await asyncio.wait_for(held_by_ray(client, reply.job_id), JOB_TIMEOUT_S)
+            assert "1000 CPU" in reason
+            stopped = await client.train(stop_request(body))
+            assert stopped.code == 100000, stopped
+            events, end = await asyncio.wait_for(events_of(client, reply.job_id), JOB_TIMEOUT_S)
+            assert end.state == "stopped", end
+            assert "running" not in states(events)
+            # Ray still holds the submission (it stops only placed jobs); nothing of it ran.
+            ray = JobSubmissionClient(ray_cluster.dashboard_url)
+            assert ray.get_job_status(reply.job_id).value == "PENDING"
+            assert not spool_of(tmp_path, reply.job_id).exists()
+            # The project is free: its next job is admitted.
+            again = await client.train(body)
+            assert again.code == 100000, again
+            await client.train(stop_request(body))
+    finally:
+        await server.stop()
