@@ -96,16 +96,16 @@ def read_csv(
     else:
         raise ConfigError(
             data.path_key,
-            f"has feature columns {', '.join(candidates)}; the model was trained on "
+            f"has {len(candidates)} feature columns, not named as the model's; the model was trained on "
             f"{len(model_features)}: {', '.join(model_features)}",
         )
     if not features:
-        raise ConfigError(data.path_key, f"has no feature column besides the label column {label!r}")
+        raise ConfigError(data.path_key, "has no feature column besides its label column")
     columns = [header.index(name) for name in features]
     matrix = np.empty((len(body), len(columns)), dtype=np.float64)
     for i, (line, cells) in enumerate(body):
         for j, column in enumerate(columns):
-            matrix[i, j] = _number(data.path_key, line, header[column], cells[column])
+            matrix[i, j] = _number(data.path_key, line, column + 1, cells[column])
     labels = None
     if label is not None:
         at = header.index(label)
@@ -123,14 +123,20 @@ def _read_cells(data: CsvDataset) -> tuple[list[str], list[tuple[int, list[str]]
             rows = [(reader.line_num, row) for row in reader if row]
     except FileNotFoundError:
         raise ConfigError(data.path_key, f"{data.path} does not exist") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        # Where, not what: the codec's own message would quote the byte.
+        where = f"{exc.reason} at byte {exc.start} of a line"
+        raise ConfigError(data.path_key, f"{data.path} is not UTF-8 text ({where})") from None
+    except (OSError, csv.Error) as exc:
         raise ConfigError(data.path_key, f"cannot read {data.path}: {exc}") from None
     if not rows:
         raise ConfigError(data.path_key, f"{data.path} is empty; expected a header row and data rows")
     header = [name.strip() for name in rows[0][1]]
-    for name in header:
-        if header.count(name) > 1:
-            raise ConfigError(data.path_key, f"column {name!r} appears more than once in the header")
+    for number, name in enumerate(header, start=1):
+        if header.index(name) < number - 1:
+            raise ConfigError(
+                data.path_key, f"column {number} of the header repeats an earlier column's name"
+            )
     body = rows[1:]
     if not body:
         raise ConfigError(data.path_key, f"{data.path} has a header but no data rows")
@@ -149,7 +155,7 @@ def _label_column(
         if data.label_column not in header:
             raise ConfigError(
                 data.label_key,
-                f"column {data.label_column!r} is not in the header of {data.path}: {', '.join(header)}",
+                f"column {data.label_column!r} is not in the header of {data.path} ({len(header)} columns)",
             )
         return data.label_column
     if model_label is not None and model_label in header:
@@ -157,11 +163,12 @@ def _label_column(
     return header[-1] if need_label else None
 
 
-def _number(key: str, line: int, column: str, cell: str) -> float:
+def _number(key: str, line: int, column: int, cell: str) -> float:
+    # Where the value is, never what it is: messages do not quote a data file's cells.
     try:
         value = float(cell)
     except ValueError:
-        raise ConfigError(key, f"line {line}, column {column!r}: the value is not a number") from None
+        raise ConfigError(key, f"line {line}, column {column}: the value is not a number") from None
     if not math.isfinite(value):
-        raise ConfigError(key, f"line {line}, column {column!r}: the value is not a finite number")
+        raise ConfigError(key, f"line {line}, column {column}: the value is not a finite number")
     return value

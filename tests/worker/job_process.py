@@ -66,6 +66,7 @@ def run_job(
     number = next(_job_numbers)
     job_dir = work / f"job{number}"
     job_dir.mkdir(parents=True)
+    cache.mkdir(parents=True, exist_ok=True)  # as the server does before a start
     spec = JobSpec(
         job_id=f"job{number}", service_name=service, kind=JobKind(kind), user="test",
         service_uuid="123456", params=params, cache_dir=cache, events_path=job_dir / "events.jsonl",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from k12ai_contract.data_access import DataAccess
-from k12ai_contract.errors import InputRefusedError
+from k12ai_contract.errors import ConfigError, InputRefusedError
 from k12ai_worker import inputs
 from tests.worker import job_process
 from tests.worker.job_process import TEST_DATA_ROOTS
@@ -109,6 +109,7 @@ def test_a_job_fails_naming_the_key_when_its_input_leads_elsewhere(
     data = roots / "users" / "test" / "data.csv"
     data.symlink_to(elsewhere)
     cache = roots / "users" / "test" / "p1"
+    cache.mkdir()  # as the server makes it at admission
     params = {"dataset": {"type": "csv", "path": str(data)}, "model": {"type": "knn"}}
     job = job_process.run_job("k12ml", tmp_path / "work", cache, "train", params, data_roots=(roots,))
     assert job.code == 2
@@ -137,6 +138,7 @@ def test_a_k12cv_image_folder_with_a_link_out_of_the_roots_fails(roots: Path, tm
         "trainer": {"num_epochs": 1, "cuda_device": -1, "optimizer": {"type": "adam", "lr": 0.01}},
     }
     cache = roots / "users" / "test" / "p2"
+    cache.mkdir()  # as the server makes it at admission
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     job = job_process.run_job(
         "k12cv", tmp_path / "work", cache, "train", params, data_roots=(roots,), env=env
@@ -144,3 +146,63 @@ def test_a_k12cv_image_folder_with_a_link_out_of_the_roots_fails(roots: Path, tm
     assert job.code == 2, job.stderr
     assert job.of("error")[-1]["code"] == 100104
     assert job.error.startswith(f"train_data_path: {str(folder / 'b' / '9.png')!r} is outside the data roots")
+
+
+CELL = "Cell-Secret-77"
+
+
+class _Ignored:
+    """An event sink for a read that fails before it reports anything."""
+
+    def emit(self, type: str, payload: dict[str, object]) -> None:
+        del type, payload
+
+
+def _first_error(read: Callable[[], object]) -> str:
+    with pytest.raises(ConfigError) as refused:
+        read()
+    return str(refused.value)
+
+
+def test_messages_about_data_files_say_where_never_what(tmp_path: Path) -> None:
+    """Each reader's error about a bad value names the file, line and column, never the cell."""
+    from k12ai_worker.k12cv.images import read_csv_pixels
+    from k12ai_worker.k12cv.specs.readers import CsvPixelsSpec
+    from k12ai_worker.k12ml.config import CsvDataset
+    from k12ai_worker.k12ml.datasets import read_csv
+    from k12ai_worker.k12nlp.datasets import read_instances
+    from k12ai_worker.k12nlp.modules.embedders import pretrained_weight
+    from k12ai_worker.k12nlp.readers.sst import SstTokensReader
+
+    table = tmp_path / "table.csv"
+    table.write_text(f"a,b,label\n1,2,x\n3,{CELL},y\n")
+    twice = tmp_path / "twice.csv"
+    twice.write_text(f"{CELL},{CELL},label\n1,2,x\n")
+    pixels = tmp_path / "pixels.csv"
+    pixels.write_text(f"label,p1,p2,p3,p4\n1,0,{CELL},0,0\n")
+    trees = tmp_path / "trees.txt"
+    trees.write_text(f"({CELL} (2 so) (2 so))\n")
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text(f"so 1 {CELL}\n")
+    undecodable = tmp_path / "latin1.csv"
+    undecodable.write_bytes("a,label\n1,caf\xe9\n".encode("latin-1"))
+
+    messages = {
+        "number": _first_error(lambda: read_csv(CsvDataset(path=str(table)), need_label=True)),
+        "header": _first_error(lambda: read_csv(CsvDataset(path=str(twice)), need_label=True)),
+        "utf-8": _first_error(lambda: read_csv(CsvDataset(path=str(undecodable)), need_label=True)),
+        "pixel": _first_error(lambda: read_csv_pixels(pixels, CsvPixelsSpec(), "train_data_path")),
+        "label": _first_error(
+            lambda: read_instances(SstTokensReader(granularity="3-class"), str(trees), "train_data_path")
+        ),
+        "vector": _first_error(
+            lambda: pretrained_weight(str(vectors), ["so"], 1, 2, key="pretrained_file", sink=_Ignored())
+        ),
+    }
+    assert messages["number"] == "dataset.path: line 3, column 2: the value is not a number"
+    assert messages["header"] == "dataset.path: column 2 of the header repeats an earlier column's name"
+    assert messages["utf-8"].startswith(f"dataset.path: {undecodable} is not UTF-8 text (invalid")
+    assert messages["pixel"] == f"train_data_path: {pixels}: a pixel is not a number"
+    assert messages["label"] == f"train_data_path: {trees}:1: a node's label is not a number 0-4"
+    assert messages["vector"] == f"pretrained_file: {vectors} holds a vector value that is not a number"
+    assert not [m for m in messages.values() if CELL in m or "\\xe9" in m]

@@ -30,7 +30,10 @@ def pretrained_weight(
     started = time.monotonic()
     try:
         found = read_vectors(path, tokens[:num_embeddings], dim, key=key)
-    except (OSError, EOFError, ValueError) as exc:
+    except ValueError:
+        # numpy's message would quote the value: say where, not what.
+        raise ConfigError(key, f"{file} holds a vector value that is not a number") from None
+    except (OSError, EOFError) as exc:
         raise ConfigError(key, f"cannot read {file}: {exc}") from None
     if len(found.indices) == 0:
         raise ConfigError(
