@@ -2,11 +2,8 @@
 
 Runs the job (``python -m k12ai_worker``) as its child, and while it runs, and
 after it ends, sends the lines the job appends to its events file (its durable
-spool) to the server's EventIngestService with their byte offset. The server
-answers how far it has stored; the shipper always continues from that answer,
-so a lost answer, a cut link, a restarted server or a restarted shipper neither
-loses nor repeats an event. A finished job waits, up to DRAIN_TIMEOUT_S, until
-the server has acknowledged its last line.
+spool) to the server (``k12ai_worker.event_shipper``). A finished job waits, up
+to DRAIN_TIMEOUT_S, until the server has acknowledged its last line.
 
 ``-`` reads the spec from the ``K12AI_JOB_SPEC`` variable (a job on a cluster
 node, where no file of the server's can be read); the spec is then written next
@@ -16,130 +13,41 @@ to the events file, owner-only, for the child.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-import grpc
-
-from k12ai_api.internal.v1 import ingest_pb2, ingest_pb2_grpc
-from k12ai_contract.events import MAX_LINE_BYTES
 from k12ai_contract.rundir import RunDir
 from k12ai_contract.spec import JobSpec
 from k12ai_contract.worker import EXIT_BAD_INPUT, SPEC_ENV, SPEC_FROM_ENV, worker_command
 
-# How often the spool is checked for new lines: one fstat when nothing is new.
-POLL_S = 0.005
-CALL_TIMEOUT_S = 5.0
-BACKOFF_MIN_S = 0.05
-BACKOFF_MAX_S = 2.0
-# How long a job that has ended keeps offering its last events to a server that is down.
-DRAIN_TIMEOUT_S = 900.0
-# One call carries at most this much, except that a single line always goes whole.
-BATCH_BYTES = 1024 * 1024
-CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_LINE_BYTES + BATCH_BYTES),
-    # Reconnect quickly once a cut link is back; gRPC's default waits up to two minutes.
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", int(BACKOFF_MAX_S * 1000)),
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-]
-# Answers after which shipping more is pointless: the server does not know the job, refuses
-# its secret, has settled it, or found a line that is no event (and fails the job itself).
-FINAL_CODES = frozenset(
-    {
-        grpc.StatusCode.NOT_FOUND,
-        grpc.StatusCode.PERMISSION_DENIED,
-        grpc.StatusCode.FAILED_PRECONDITION,
-        grpc.StatusCode.INVALID_ARGUMENT,
-    }
-)
-
-
-class ShippingRefusedError(Exception):
-    """The server will take no more of this job's events."""
-
-
-class EventShipper:
-    """Sends a job's events file to the server from the offset the server acknowledged."""
-
-    def __init__(self, *, spool: Path, target: str, job_id: str, secret: str) -> None:
-        self._spool = spool
-        self._job_id = job_id
-        self._secret = secret
-        self._channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
-        self._stub = ingest_pb2_grpc.EventIngestServiceStub(self._channel)
-        self._fd: int | None = None
-        # None until the server has answered once (a restarted shipper asks first).
-        self.acked: int | None = None
-
-    def ship(self) -> bool:
-        """Send every complete line not yet acknowledged; True once the server has them all."""
-        if self.acked is None:
-            self.acked = self._append(0, b"")
-        while True:
-            data = self._complete_lines(self.acked)
-            if not data:
-                return True
-            self.acked = self._append(self.acked, data)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-        self._channel.close()
-
-    def _append(self, offset: int, data: bytes) -> int:
-        request = ingest_pb2.AppendRequest(job_id=self._job_id, secret=self._secret, offset=offset, data=data)
-        try:
-            reply = self._stub.Append(request, timeout=CALL_TIMEOUT_S)
-        except grpc.RpcError as exc:
-            if exc.code() in FINAL_CODES:
-                raise ShippingRefusedError(f"{exc.code().name}: {exc.details()}") from exc
-            raise
-        return int(reply.acked_offset)
-
-    def _complete_lines(self, offset: int) -> bytes:
-        """The whole lines from ``offset`` on (a batch); a runaway line as far as the limit."""
-        if self._fd is None:
-            try:
-                self._fd = os.open(self._spool, os.O_RDONLY)
-            except FileNotFoundError:
-                return b""
-        size = os.fstat(self._fd).st_size
-        if size <= offset:
-            return b""
-        data = os.pread(self._fd, BATCH_BYTES, offset)
-        end = data.rfind(b"\n")
-        if end < 0 and size - offset > len(data):
-            # One line longer than a batch: all of it, or enough of it for the server to refuse.
-            data = os.pread(self._fd, MAX_LINE_BYTES + 1, offset)
-            end = data.rfind(b"\n")
-            if end < 0 and len(data) > MAX_LINE_BYTES:
-                return data
-        return data[: end + 1]
+JobCommand = Callable[[Path], Sequence[str]]
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m k12ai_worker.shipping <spec.json | ->", file=sys.stderr)
         return EXIT_BAD_INPUT
-    spec, spec_path = _spec(argv[0])
-    child = subprocess.Popen(
-        worker_command(spec_path, python=sys.executable),
-        env={k: v for k, v in os.environ.items() if k != SPEC_ENV},
-    )
+    return run(argv[0])
+
+
+def run(spec_arg: str, command: JobCommand | None = None) -> int:
+    """The job of ``spec_arg`` under its shipper; its exit status. ``command``: the job's command line."""
+    spec, spec_path = _spec(spec_arg)
+    job_command = command(spec_path) if command else worker_command(spec_path, python=sys.executable)
+    child = subprocess.Popen(job_command, env={k: v for k, v in os.environ.items() if k != SPEC_ENV})
     _forward_stop_signals(child)
+    # gRPC takes a tenth of a second to import: the job, started first, starts meanwhile.
+    from k12ai_worker.event_shipper import EventShipper, follow
+
     shipper = EventShipper(
         spool=spec.events_path, target=spec.ship_to, job_id=spec.job_id, secret=spec.ship_secret
     )
     try:
-        _follow(shipper, child)
+        follow(shipper, child)
     finally:
         shipper.close()
     code = child.wait()
@@ -168,40 +76,6 @@ def _forward_stop_signals(child: subprocess.Popen[bytes]) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, forward)
-
-
-def _follow(shipper: EventShipper, child: subprocess.Popen[bytes]) -> None:
-    backoff = BACKOFF_MIN_S
-    drain_deadline: float | None = None
-    failing = False
-    while True:
-        ended = child.poll() is not None
-        if ended and drain_deadline is None:
-            drain_deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        try:
-            caught_up = shipper.ship()
-        except ShippingRefusedError as exc:
-            print(f"k12ai shipper: the server takes no more events of this job: {exc}", file=sys.stderr)
-            return
-        except grpc.RpcError as exc:
-            if not failing:
-                print(f"k12ai shipper: cannot reach the server, retrying: {exc.code().name}", file=sys.stderr)
-            failing = True
-            if drain_deadline is not None and time.monotonic() > drain_deadline:
-                print(
-                    f"k12ai shipper: gave up after {DRAIN_TIMEOUT_S:.0f} s; events stay in the spool",
-                    file=sys.stderr,
-                )
-                return
-            time.sleep(backoff * random.uniform(0.5, 1.0))
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
-            continue
-        if failing:
-            print("k12ai shipper: reconnected", file=sys.stderr)
-        failing, backoff = False, BACKOFF_MIN_S
-        if ended and caught_up:
-            return
-        time.sleep(POLL_S)
 
 
 if __name__ == "__main__":

@@ -34,11 +34,11 @@ def ship(rate: float, seconds: float, spec_arg: str) -> int:
     # Imported here: the writer, one process per job beside its shipper, needs no gRPC.
     from k12ai_worker import shipping
 
-    def worker_command(spec_path: Path | str, *, python: str = "python", shipped: bool = False) -> list[str]:
-        return [python, __file__, "write", "--rate", str(rate), "--seconds", str(seconds), str(spec_path)]
+    def command(spec_path: Path) -> list[str]:
+        rate_args = ["--rate", str(rate), "--seconds", str(seconds)]
+        return [sys.executable, __file__, "write", *rate_args, str(spec_path)]
 
-    shipping.worker_command = worker_command  # type: ignore[attr-defined]
-    return shipping.main([spec_arg])
+    return shipping.run(spec_arg, command)
 
 
 def write(rate: float, seconds: float, spec_path: Path) -> int:
