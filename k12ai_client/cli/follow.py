@@ -30,13 +30,15 @@ from k12ai_contract.jobs import JobState
 from k12ai_contract.json_numbers import whole_numbers_as_ints
 
 WIDTH = 80
-# Shown in this order, then any others alphabetically; `progress` is the bar itself.
+# Shown in this order, then any others alphabetically.
 METRIC_ORDER = ("epoch", "phase", "batch", "loss", "accuracy", "accuracy3")
-NOT_SHOWN = frozenset({"progress", "num_batches"})
+# `progress` is the bar itself; the counts show as "of" (epoch 3/10, batch 40/50); the time is the bar's.
+NOT_SHOWN = frozenset({"progress", "num_batches", "num_epochs", "elapsed_s"})
+OF = {"epoch": "num_epochs", "batch": "num_batches"}
 
 
 def metrics_text(payload: Mapping[str, Any]) -> str:
-    """``epoch 3 · train · batch 40/50 · loss 0.2345 · accuracy 0.9123``: the same order every time."""
+    """``epoch 3/10 · train · batch 40/50 · loss 0.2345 · accuracy 0.9123``: the same order every time."""
     known = [k for k in METRIC_ORDER if k in payload]
     others = sorted(k for k in payload if k not in METRIC_ORDER and k not in NOT_SHOWN)
     parts = []
@@ -44,8 +46,8 @@ def metrics_text(payload: Mapping[str, Any]) -> str:
         value = payload[key]
         if key == "phase":
             parts.append(str(value))
-        elif key == "batch" and "num_batches" in payload:
-            parts.append(f"batch {_number(value)}/{_number(payload['num_batches'])}")
+        elif OF.get(key) in payload:
+            parts.append(f"{key} {_number(value)}/{_number(payload[OF[key]])}")
         else:
             parts.append(f"{key} {_number(value)}")
     return " · ".join(parts)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from k12ai_client import ClientConfig, Event, K12AIClient, to_envelope
+from k12ai_client.cli.follow import metrics_text
 from k12ai_server.security.tokens import hash_token
 from tests.conftest import EXAMPLES, TOKENS, ServerProcess, start_server_process
 from tests.jobs import slow_training
@@ -320,3 +321,13 @@ def test_a_secured_server_from_the_environment(secured: tuple[ServerProcess, Pat
     stats = run_cli("stats", env=alice)
     assert stats.returncode == 0, stats.stderr
     assert "cpu_memory_total" in json.loads(stats.stdout)
+
+
+def test_metrics_show_in_one_order_with_their_counts() -> None:
+    payload = {
+        "accuracy": 0.9, "elapsed_s": 1.25, "num_epochs": 10, "epoch": 3, "phase": "train", "batch": 40,
+        "num_batches": 50, "loss": 0.25, "progress": 0.3, "f1": 0.5,
+    }  # fmt: skip
+    assert metrics_text(payload) == "epoch 3/10 · train · batch 40/50 · loss 0.25 · accuracy 0.9 · f1 0.5"
+    k12ml = {"epoch": 10, "loss": 0.0606, "n_estimators": 50}
+    assert metrics_text(k12ml) == "epoch 10 · loss 0.0606 · n_estimators 50"
