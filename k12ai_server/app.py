@@ -24,7 +24,7 @@ from k12ai_server.events.log import EventLog
 from k12ai_server.gateway import GatewayTls, RestGateway
 from k12ai_server.gateway.limits import HttpTimeouts
 from k12ai_server.jobs.gpus import GpuAllocator
-from k12ai_server.jobs.limits import JobLimits, cpu_share, default_per_user
+from k12ai_server.jobs.limits import JobLimits, cpu_share, default_per_user, running_slots
 from k12ai_server.jobs.service import JobPaths, JobService, ShipTarget
 from k12ai_server.jobs.store import JobStore
 from k12ai_server.metrics.registry import ServerMetrics
@@ -273,14 +273,13 @@ class Server:
 
 def job_limits(config: ServerConfig) -> JobLimits:
     runner_cpus = {"docker": config.docker.cpus, "ray": config.ray.cpus_per_job}.get(config.runner, 0.0)
+    slots = running_slots(config.max_running_jobs, config.runner)
     return JobLimits(
-        max_running=config.max_running_jobs,
-        max_running_per_user=config.max_running_jobs_per_user or default_per_user(config.max_running_jobs),
+        max_running=slots,
+        max_running_per_user=config.max_running_jobs_per_user or default_per_user(slots),
         time_limit_s=config.job_time_limit_s,
         stop_grace_s=config.stop_grace_s,
-        cpu_threads=cpu_share(
-            host_cpus=os.cpu_count() or 1, max_running=config.max_running_jobs, runner_cpus=runner_cpus
-        ),
+        cpu_threads=cpu_share(host_cpus=os.cpu_count() or 1, max_running=slots, runner_cpus=runner_cpus),
     )
 
 

@@ -79,7 +79,8 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerConfig:
         "--max-running-jobs",
         type=int,
         default=int(_env("max_running_jobs", DEFAULTS.max_running_jobs)),
-        help="jobs running at once; more wait queued (default: CPU count)",
+        help="jobs running at once; more wait queued (default 0: the CPU count; with --runner ray, 1000: "
+        "the cluster places and queues jobs)",
     )
     p.add_argument(
         "--max-running-jobs-per-user",

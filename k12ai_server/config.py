@@ -112,8 +112,9 @@ class ServerConfig:
     # A REST connection that has not sent a whole request's headers this long after opening
     # (or after its previous response) is closed.
     http_header_timeout_s: float = 20.0
-    # Jobs running at once; more wait queued (each job is a process or container).
-    max_running_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # Jobs running at once; more wait queued (each job is a process or container). 0 is the
+    # runner's default (jobs.limits.running_slots).
+    max_running_jobs: int = 0
     # Jobs one user may run at once (more wait queued, others' jobs go first); 0 is all slots but one.
     max_running_jobs_per_user: int = 0
     # A job running longer than this is stopped and fails with the reason; 0 is no limit.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 
@@ -17,6 +18,18 @@ class JobLimits:
     stop_grace_s: float
     # Threads each job's PyTorch and BLAS use (the spec's cpu_threads).
     cpu_threads: int
+
+
+# With Ray the cluster places jobs and holds the rest PENDING (k12ai shows them queued with Ray's
+# reason): k12ai's own slots only bound what one server tracks.
+CLUSTER_RUNNING_JOBS = 1000
+
+
+def running_slots(configured: int, runner: str) -> int:
+    """``--max-running-jobs``, or by default: this host's cores, or CLUSTER_RUNNING_JOBS with Ray."""
+    if configured > 0:
+        return configured
+    return CLUSTER_RUNNING_JOBS if runner == "ray" else os.cpu_count() or 1
 
 
 def default_per_user(max_running: int) -> int:

@@ -13,7 +13,7 @@ import pytest
 from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, ClientConfig, ReplyError, to_envelope
 from k12ai_server.app import Server
-from k12ai_server.jobs.limits import cpu_share
+from k12ai_server.jobs.limits import CLUSTER_RUNNING_JOBS, cpu_share, running_slots
 from tests.conftest import example, server_config
 from tests.jobs import events_of, slow_training
 from tests.k12nlp_requests import seed_train_request
@@ -99,3 +99,10 @@ async def test_each_job_uses_its_share_of_the_cpu(tmp_path: Path) -> None:
     [report] = [p for p in (to_envelope(e)["info"] for e in events if e.type == "info") if "cpu_threads" in p]
     assert report["cpu_threads"] == share
     assert report["threads"] and set(report["threads"].values()) == {share}, report
+
+
+def test_run_slots_default_to_the_cores_or_with_ray_to_the_cluster() -> None:
+    assert running_slots(0, "local") == running_slots(0, "docker") == (os.cpu_count() or 1)
+    # A server on a small host must not cap a cluster: Ray places jobs and holds the rest.
+    assert running_slots(0, "ray") == CLUSTER_RUNNING_JOBS
+    assert running_slots(3, "ray") == running_slots(3, "local") == 3
