@@ -47,6 +47,8 @@ class JobSpec:
     ship_to: str = ""
     # The per-job secret each shipped batch carries.
     ship_secret: str = ""
+    # PEM of the CA the ingest service's certificate chains to, when it serves TLS; "" when not.
+    ship_ca: str = ""
 
     @property
     def op(self) -> str:
@@ -91,6 +93,7 @@ class JobSpec:
             data_roots=tuple(Path(p) for p in raw.get("data_roots", [])),
             ship_to=raw.get("ship_to", ""),
             ship_secret=raw.get("ship_secret", ""),
+            ship_ca=raw.get("ship_ca", ""),
         )
 
     def dump(self, path: Path) -> None:
@@ -117,6 +120,7 @@ class JobSpec:
             "data_roots": [str(p) for p in self.data_roots],
             "ship_to": self.ship_to,
             "ship_secret": self.ship_secret,
+            "ship_ca": self.ship_ca,
         }
         return json.dumps(raw)
 

@@ -37,7 +37,7 @@ from k12ai_server.runs.retention import RetentionPolicy, RunRetention
 from k12ai_server.security.auth import Authenticator
 from k12ai_server.security.job_secrets import JobSecrets
 from k12ai_server.security.policy import load_tokens
-from k12ai_server.security.tls import SERVER_OPTIONS, bind
+from k12ai_server.security.tls import SERVER_OPTIONS, bind, ingest_tls
 from k12ai_server.state.db import Database
 from k12ai_server.state.lock import StateDirLock
 from k12ai_server.state.watch import DatabaseWatch
@@ -123,7 +123,11 @@ class Server:
         if ingest is not None:
             undo.push_async_callback(ingest.stop, 0)
         secrets = JobSecrets.load(config.state_dir)
-        ship_to = ShipTarget(address=ingest.address, secret_for=secrets.secret_for) if ingest else None
+        ship_to = (
+            ShipTarget(address=ingest.address, secret_for=secrets.secret_for, ca_pem=ingest.ca_pem)
+            if ingest
+            else None
+        )
         allocator = GpuAllocator(_gpu_inventory(config, gpus))
         job_store = JobStore(db)
         metrics = ServerMetrics(jobs=job_store, gpus=allocator, events=events)
@@ -323,4 +327,4 @@ def _gpu_inventory(config: ServerConfig, gpus: NvmlGpus) -> list[int]:
 def _bind_ingest(config: ServerConfig, runner: Runner) -> IngestEndpoint | None:
     if runner.event_channel is not EventChannel.NETWORK:
         return None
-    return IngestEndpoint.bind(config.ingest, default_host=config.host)
+    return IngestEndpoint.bind(config.ingest, default_host=config.host, tls=ingest_tls(config))

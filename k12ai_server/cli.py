@@ -216,6 +216,12 @@ def _add_ray_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--ingest-address", default=_env("ingest_address", i.advertise), help="host:port that jobs dial"
     )
+    g.add_argument(
+        "--ingest-ca",
+        default=_env("ingest_ca", ""),
+        help="with --tls-cert/--tls-key the ingest service serves TLS with them; jobs verify it against "
+        "this CA bundle (PEM; default: the --tls-cert file itself)",
+    )
 
 
 def _ray_config(args: argparse.Namespace) -> RayConfig:
@@ -228,7 +234,8 @@ def _ray_config(args: argparse.Namespace) -> RayConfig:
 
 
 def _ingest_config(args: argparse.Namespace) -> IngestConfig:
-    return IngestConfig(host=args.ingest_host, port=args.ingest_port, advertise=args.ingest_address)
+    ca = Path(args.ingest_ca) if args.ingest_ca else None
+    return IngestConfig(host=args.ingest_host, port=args.ingest_port, advertise=args.ingest_address, ca=ca)
 
 
 async def _serve(config: ServerConfig) -> None:

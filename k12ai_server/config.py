@@ -51,6 +51,10 @@ class IngestConfig:
     port: int = 8120
     # "host:port" jobs dial; "" is host:port as bound (this machine's hostname for a wildcard host).
     advertise: str = ""
+    # With --tls-cert/--tls-key the service serves TLS with them, and jobs verify it against
+    # this CA bundle (PEM); None: the certificate file itself (a self-signed certificate, or a
+    # file holding the chain up to its CA).
+    ca: Path | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -57,11 +57,16 @@ class ShippingRefusedError(Exception):
 class EventShipper:
     """Sends a job's events file to the server from the offset the server acknowledged."""
 
-    def __init__(self, *, spool: Path, target: str, job_id: str, secret: str) -> None:
+    def __init__(self, *, spool: Path, target: str, job_id: str, secret: str, ca_pem: str = "") -> None:
+        """``ca_pem``: verify the server's TLS certificate with it; "" speaks plain gRPC."""
         self._spool = spool
         self._job_id = job_id
         self._secret = secret
-        self._channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        if ca_pem:
+            credentials = grpc.ssl_channel_credentials(root_certificates=ca_pem.encode())
+            self._channel = grpc.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
+        else:
+            self._channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
         self._stub = ingest_pb2_grpc.EventIngestServiceStub(self._channel)
         self._fd: int | None = None
         # None until the server has answered once (a restarted shipper asks first).

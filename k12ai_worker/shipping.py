@@ -44,7 +44,11 @@ def run(spec_arg: str, command: JobCommand | None = None) -> int:
     from k12ai_worker.event_shipper import EventShipper, follow
 
     shipper = EventShipper(
-        spool=spec.events_path, target=spec.ship_to, job_id=spec.job_id, secret=spec.ship_secret
+        spool=spec.events_path,
+        target=spec.ship_to,
+        job_id=spec.job_id,
+        secret=spec.ship_secret,
+        ca_pem=spec.ship_ca,
     )
     try:
         follow(shipper, child)

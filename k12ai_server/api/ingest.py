@@ -2,7 +2,9 @@
 
 Served on its own port (``--ingest-port``), never by the REST gateway: the nodes of
 a cluster reach it while the public API may stay on loopback. A call is
-authenticated by the job's own secret, compared in constant time.
+authenticated by the job's own secret, compared in constant time; with the
+server's certificate (``--tls-cert``) the port serves TLS, so neither the secret
+nor the events cross the network in the clear.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from k12ai_server.config import IngestConfig
 from k12ai_server.jobs.ingest import InvalidEventsError, JobNotIngestingError, OffsetGapError
 from k12ai_server.jobs.service import JobService
 from k12ai_server.security.job_secrets import JobSecrets
+from k12ai_server.security.tls import SERVER_OPTIONS, IngestTls
 
 # The longest event line and the rest of a call.
 MAX_RECEIVE_BYTES = MAX_LINE_BYTES + 1024 * 1024
@@ -55,19 +58,28 @@ class IngestServicer(ingest_pb2_grpc.EventIngestServiceServicer):
 class IngestEndpoint:
     """The ingest service's own gRPC server: bound first, so jobs' specs can name its port."""
 
-    def __init__(self, server: grpc.aio.Server, address: str) -> None:
+    def __init__(self, server: grpc.aio.Server, address: str, ca_pem: str = "") -> None:
         self._server = server
         # "host:port" a job dials.
         self.address = address
+        # What a job verifies the service's certificate with; "" when it serves plain gRPC.
+        self.ca_pem = ca_pem
 
     @classmethod
-    def bind(cls, config: IngestConfig, *, default_host: str) -> IngestEndpoint:
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)])
+    def bind(cls, config: IngestConfig, *, default_host: str, tls: IngestTls | None) -> IngestEndpoint:
+        server = grpc.aio.server(
+            options=[*SERVER_OPTIONS, ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)]
+        )
         host = config.host or default_host
-        port = server.add_insecure_port(f"{host}:{config.port}")
+        address = f"{host}:{config.port}"
+        if tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            # No client certificate: a job proves itself with its secret, which TLS keeps private.
+            port = server.add_secure_port(address, grpc.ssl_server_credentials([(tls.key, tls.cert)]))
         if not port:
-            raise OSError(f"cannot bind the ingest service to {host}:{config.port}")
-        return cls(server, config.advertise or f"{_dialable(host)}:{port}")
+            raise OSError(f"cannot bind the ingest service to {address}")
+        return cls(server, config.advertise or f"{_dialable(host)}:{port}", tls.ca_pem if tls else "")
 
     def serve(self, *, jobs: JobService, secrets: JobSecrets) -> None:
         ingest_pb2_grpc.add_EventIngestServiceServicer_to_server(

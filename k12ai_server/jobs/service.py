@@ -56,6 +56,8 @@ class ShipTarget:
 
     address: str
     secret_for: Callable[[str], str]
+    # PEM the shipper verifies the service's TLS certificate with; "" when it serves plain gRPC.
+    ca_pem: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,6 +264,7 @@ class JobService:
             data_roots=self._paths.data_roots,
             ship_to=self._ship_to.address if self._ship_to else "",
             ship_secret=self._ship_to.secret_for(job.job_id) if self._ship_to else "",
+            ship_ca=self._ship_to.ca_pem if self._ship_to else "",
         ).dump(job.spec_path)
 
     async def _admit(self, job: Job) -> None:

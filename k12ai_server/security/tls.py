@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from dataclasses import dataclass
 
 import grpc
 
@@ -23,6 +24,25 @@ SERVER_OPTIONS = (("grpc.so_reuseport", 0),)
 
 class PortInUseError(StartRefusedError):
     pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestTls:
+    """The internal ingest service's TLS: the public port's certificate, and what jobs trust."""
+
+    cert: bytes
+    key: bytes
+    ca_pem: str
+
+
+def ingest_tls(config: ServerConfig) -> IngestTls | None:
+    """TLS for the ingest port when the server has a certificate: the job's secret crosses it."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    trusted = config.ingest.ca or config.tls_cert
+    return IngestTls(
+        cert=config.tls_cert.read_bytes(), key=config.tls_key.read_bytes(), ca_pem=trusted.read_text()
+    )
 
 
 def server_credentials(config: ServerConfig) -> grpc.ServerCredentials | None:

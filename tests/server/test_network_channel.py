@@ -154,3 +154,32 @@ async def test_the_ingest_service_is_neither_on_the_public_port_nor_routed_by_re
     assert answer.status_code == 404
     openapi = await asyncio.to_thread(requests.get, base + "/openapi.json", timeout=10)
     assert "EventIngest" not in openapi.text and "internal" not in openapi.text
+
+
+async def test_with_the_server_certificate_the_channel_is_tls(tmp_path: Path, pki: Path) -> None:
+    """The job's secret and events cross an encrypted channel; a plain gRPC caller gets nowhere."""
+    config = server_config(
+        tmp_path,
+        event_channel="network",
+        tls_cert=pki / "server.pem",
+        tls_key=pki / "server.key",
+        # The certificate names localhost: the jobs dial that name, and trust the test's CA.
+        ingest=IngestConfig(host="localhost", port=0, ca=pki / "ca.pem"),
+    )
+    server = await Server.start(config)
+    try:
+        assert server.ingest is not None
+        trusting = ClientConfig(target=f"localhost:{server.grpc_port}", user="test", ca_cert=pki / "ca.pem")
+        async with AsyncK12AIClient(trusting) as client:
+            events, end = await run_to_end(client, client.train, example("k12ml", "train_iris"))
+        assert end.state == "finished", end
+        job = server.jobs.get(end.job_id)
+        assert job is not None
+        assert worker_events(events) == spool_events(job.events_path)
+        async with grpc.aio.insecure_channel(server.ingest.address) as plain:
+            request = ingest_pb2.AppendRequest(job_id=end.job_id, secret="guess", offset=0)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await ingest_pb2_grpc.EventIngestServiceStub(plain).Append(request, timeout=5)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await server.stop()
