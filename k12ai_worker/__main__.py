@@ -8,14 +8,13 @@ ends this process by the same signal, so every runner reports it as it would the
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 from pathlib import Path
 
 from k12ai_contract.rundir import RunDir
 from k12ai_contract.spec import JobSpec
 from k12ai_contract.worker import EXIT_BAD_INPUT
+from k12ai_worker.exit_status import exit_as
 from k12ai_worker.supervisor import supervise
 
 
@@ -32,13 +31,6 @@ def main(argv: list[str]) -> int:
     exit_file.with_suffix(".tmp").write_text(str(code))
     exit_file.with_suffix(".tmp").replace(exit_file)
     return code
-
-
-def exit_as(code: int) -> None:
-    if code < 0:
-        signal.signal(-code, signal.SIG_DFL)
-        os.kill(os.getpid(), -code)
-    sys.exit(code)
 
 
 if __name__ == "__main__":

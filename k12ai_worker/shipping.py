@@ -23,6 +23,7 @@ from types import FrameType
 from k12ai_contract.rundir import RunDir
 from k12ai_contract.spec import JobSpec
 from k12ai_contract.worker import EXIT_BAD_INPUT, SPEC_ENV, SPEC_FROM_ENV, worker_command
+from k12ai_worker.exit_status import exit_as
 
 JobCommand = Callable[[Path], Sequence[str]]
 
@@ -54,12 +55,7 @@ def run(spec_arg: str, command: JobCommand | None = None) -> int:
         follow(shipper, child)
     finally:
         shipper.close()
-    code = child.wait()
-    if code < 0:
-        # Die of the child's signal, so whoever waits on us sees how the job ended.
-        signal.signal(-code, signal.SIG_DFL)
-        os.kill(os.getpid(), -code)
-    return code
+    return child.wait()
 
 
 def _spec(arg: str) -> tuple[JobSpec, Path]:
@@ -83,4 +79,4 @@ def _forward_stop_signals(child: subprocess.Popen[bytes]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    exit_as(main(sys.argv[1:]))
