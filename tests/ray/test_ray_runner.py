@@ -8,8 +8,9 @@ events file), and each test compares what Watch returns with the worker's spool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -216,30 +217,38 @@ async def test_server_killed_and_restarted_re_adopts_its_ray_jobs(
         assert worker_events(events) == spool_events(spools[stopped.job_id])
 
 
-async def test_a_lost_node_fails_its_job_naming_the_node(ray_cluster: RayCluster, tmp_path: Path) -> None:
-    # A node of its own for this test: only it has the 3 CPUs each job of this server asks for.
-    doomed = await asyncio.to_thread(ray_cluster.add_node, cpus=3)
+@contextlib.asynccontextmanager
+async def client_of_server_asking(
+    cluster: RayCluster, tmp_path: Path, cpus_per_job: float
+) -> AsyncIterator[AsyncK12AIClient]:
+    """A client of a server of its own whose jobs each ask Ray for ``cpus_per_job`` CPUs."""
     config = server_config(
         tmp_path,
         runner="ray",
-        ray=dataclasses.replace(ray_config(ray_cluster, tmp_path), cpus_per_job=3),
-        ingest=IngestConfig(host=ray_cluster.head_address, port=0),
+        ray=dataclasses.replace(ray_config(cluster, tmp_path), cpus_per_job=cpus_per_job),
+        ingest=IngestConfig(host=cluster.head_address, port=0),
     )
     server = await Server.start(config)
     try:
-        async with AsyncK12AIClient(
-            ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user="test")
-        ) as client:
-            reply = await client.train(slow_training())
-            await wait_running(client, reply.job_id)
-            assert node_of_job(ray_cluster, reply.job_id) == doomed.address
-            ray_cluster.kill_node(doomed)
-            _, end = await asyncio.wait_for(events_of(client, reply.job_id), JOB_TIMEOUT_S)
-            assert end.state == "failed"
-            reason = (await client.get_job(reply.job_id)).reason
-            assert f"Ray node {doomed.address} was lost" in reason
+        target = f"127.0.0.1:{server.grpc_port}"
+        async with AsyncK12AIClient(ClientConfig(target=target, user="test")) as client:
+            yield client
     finally:
         await server.stop()
+
+
+async def test_a_lost_node_fails_its_job_naming_the_node(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    # A node of its own for this test: only it has the 3 CPUs each job of this server asks for.
+    doomed = await asyncio.to_thread(ray_cluster.add_node, cpus=3)
+    async with client_of_server_asking(ray_cluster, tmp_path, cpus_per_job=3) as client:
+        reply = await client.train(slow_training())
+        await wait_running(client, reply.job_id)
+        assert node_of_job(ray_cluster, reply.job_id) == doomed.address
+        ray_cluster.kill_node(doomed)
+        _, end = await asyncio.wait_for(events_of(client, reply.job_id), JOB_TIMEOUT_S)
+        assert end.state == "failed"
+        reason = (await client.get_job(reply.job_id)).reason
+        assert f"Ray node {doomed.address} was lost" in reason
 
 
 async def held_by_ray(client: AsyncK12AIClient, job_id: str) -> str:
@@ -254,33 +263,21 @@ async def held_by_ray(client: AsyncK12AIClient, job_id: str) -> str:
 
 async def test_a_job_ray_holds_pending_is_stopped_at_once(ray_cluster: RayCluster, tmp_path: Path) -> None:
     # More CPUs a job than any node has: Ray holds this server's jobs PENDING for good.
-    config = server_config(
-        tmp_path,
-        runner="ray",
-        ray=dataclasses.replace(ray_config(ray_cluster, tmp_path), cpus_per_job=1000),
-        ingest=IngestConfig(host=ray_cluster.head_address, port=0),
-    )
-    server = await Server.start(config)
-    try:
-        async with AsyncK12AIClient(
-            ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user="test")
-        ) as client:
-            body = example("k12ml", "train_iris")
-            reply = await client.train(body)
-            reason = await asyncio.wait_for(held_by_ray(client, reply.job_id), JOB_TIMEOUT_S)
-            assert "1000 CPU" in reason
-            stopped = await client.train(stop_request(body))
-            assert stopped.code == 100000, stopped
-            events, end = await asyncio.wait_for(events_of(client, reply.job_id), JOB_TIMEOUT_S)
-            assert end.state == "stopped", end
-            assert "running" not in states(events)
-            # Ray still holds the submission (it stops only placed jobs); nothing of it ran.
-            ray = JobSubmissionClient(ray_cluster.dashboard_url)
-            assert ray.get_job_status(reply.job_id).value == "PENDING"
-            assert not spool_of(tmp_path, reply.job_id).exists()
-            # The project is free: its next job is admitted.
-            again = await client.train(body)
-            assert again.code == 100000, again
-            await client.train(stop_request(body))
-    finally:
-        await server.stop()
+    async with client_of_server_asking(ray_cluster, tmp_path, cpus_per_job=1000) as client:
+        body = example("k12ml", "train_iris")
+        reply = await client.train(body)
+        reason = await asyncio.wait_for(held_by_ray(client, reply.job_id), JOB_TIMEOUT_S)
+        assert "1000 CPU" in reason
+        stopped = await client.train(stop_request(body))
+        assert stopped.code == 100000, stopped
+        events, end = await asyncio.wait_for(events_of(client, reply.job_id), JOB_TIMEOUT_S)
+        assert end.state == "stopped", end
+        assert "running" not in states(events)
+        # Ray still holds the submission (it stops only placed jobs); nothing of it ran.
+        ray = JobSubmissionClient(ray_cluster.dashboard_url)
+        assert ray.get_job_status(reply.job_id).value == "PENDING"
+        assert not spool_of(tmp_path, reply.job_id).exists()
+        # The project is free: its next job is admitted.
+        again = await client.train(body)
+        assert again.code == 100000, again
+        await client.train(stop_request(body))
