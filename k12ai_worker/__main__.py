@@ -11,20 +11,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from k12ai_contract.rundir import RunDir
-from k12ai_contract.spec import JobSpec
 from k12ai_contract.worker import EXIT_BAD_INPUT
 from k12ai_worker.exit_status import exit_as
-from k12ai_worker.supervisor import supervise
+from k12ai_worker.job_start import start_job
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m k12ai_worker <spec.json>", file=sys.stderr)
         return EXIT_BAD_INPUT
-    spec_path = Path(argv[0])
-    spec = JobSpec.load(spec_path)
-    code = supervise(spec_path, spec.events_path)
+    child = start_job(argv[0])
+    # Imported while the job's own interpreter starts: its way to `running` does not wait for them.
+    from k12ai_contract.rundir import RunDir
+    from k12ai_contract.spec import JobSpec
+    from k12ai_worker.supervisor import supervise
+
+    spec = JobSpec.load(Path(argv[0]))
+    code = supervise(child, spec.events_path)
     # A server that restarted while this job ran is not our parent and cannot
     # waitpid for the status; it reads this file instead.
     exit_file = RunDir(spec.events_path.parent).exit_code

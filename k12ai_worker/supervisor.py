@@ -11,13 +11,10 @@ container's init signals only its direct child), and is killed should this proce
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import selectors
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from types import FrameType
 
@@ -25,24 +22,16 @@ from k12ai_contract.logs import STDERR, STDOUT
 from k12ai_worker.events import EventWriter
 from k12ai_worker.log_capture import LogCapture
 
-JOB_MODULE = "k12ai_worker.job"
 READ_BYTES = 64 * 1024
 # How often a quiet job's capture is looked at (for the notice of dropped lines).
 TICK_S = 0.5
-_PR_SET_PDEATHSIG = 1
 
 
-def supervise(spec_path: Path, events_path: Path) -> int:
-    """Runs the job to its end; its exit status as ``subprocess`` gives it (-N: killed by signal N)."""
-    parent = os.getpid()
-    child = subprocess.Popen(
-        [sys.executable, "-m", JOB_MODULE, str(spec_path)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=lambda: _die_with(parent),
-    )
+def supervise(child: subprocess.Popen[bytes], events_path: Path) -> int:
+    """Follows the job ``job_start.start_job`` started to its end.
+
+    Returns its exit status as ``subprocess`` gives it (-N: killed by signal N).
+    """
     forwarded = _forward_signals(child)
     events = EventWriter(events_path)
     capture = LogCapture(events)
@@ -77,12 +66,3 @@ def _forward_signals(child: subprocess.Popen[bytes]) -> dict[int, signal.Handler
             child.send_signal(sig)
 
     return {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}  # type: ignore[misc]
-
-
-def _die_with(parent: int) -> None:
-    """In the child, before the job starts: be killed when the supervisor dies (Linux)."""
-    name = ctypes.util.find_library("c")
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before the line above
-        os._exit(1)
