@@ -75,6 +75,11 @@ def _guard_stream(
 
 
 async def _fail(rpc: str, request: Any, context: Context, exc: Exception) -> None:
+    if context.done():
+        # The call has ended under us (its client went, or the server's stop ended it while the
+        # behaviour still wrote to it): there is nobody to answer, and nothing failed here.
+        log.info("%s ended before it could answer (%s)", rpc, type(exc).__name__)
+        return
     status, message = (
         (grpc.StatusCode.RESOURCE_EXHAUSTED, STORAGE_FULL_MESSAGE)
         if storage_full(exc)
