@@ -61,6 +61,10 @@ class ProjectDir:
     def run_archive(self, job_id: str) -> Path:
         return self.run(job_id) / MODEL_ARCHIVE
 
+    def output_file(self, value: str) -> Path:
+        """Where an evaluate/predict job's ``output_file`` goes: a relative path lands here."""
+        return self.path / value
+
 
 def server_owned(relative: Path) -> str | None:
     """What a job's output at ``relative`` (a path inside a project's cache directory) would

@@ -13,9 +13,9 @@ from typing import Any
 
 from k12ai_contract.events import EventType
 from k12ai_contract.jobs import JobKind
+from k12ai_contract.rundir import ProjectDir
 from k12ai_contract.spec import JobSpec
 from k12ai_worker.events import EventWriter
-from k12ai_worker.k12ml.files import output_path
 
 
 class ResultRecorder(EventWriter):
@@ -42,7 +42,7 @@ class ResultRecorder(EventWriter):
 
     def _summary(self) -> dict[str, Any]:
         output = self._spec.params.get("output_file")
-        written = {"output_file": str(output_path(self._spec.cache_dir, output))} if output else {}
+        written = {"output_file": str(ProjectDir(self._spec.cache_dir).output_file(output))} if output else {}
         if self._spec.kind is JobKind.PREDICT:
             return {"predictions": self._predictions, **written}
         return {**self._metrics, **written}

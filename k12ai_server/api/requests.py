@@ -12,7 +12,7 @@ from google.protobuf import json_format, struct_pb2
 
 from k12ai_contract.data_access import DataAccess
 from k12ai_contract.json_numbers import whole_numbers_as_ints
-from k12ai_contract.rundir import server_owned
+from k12ai_contract.rundir import ProjectDir, server_owned
 from k12ai_contract.spec import MAX_PARAMS_DEPTH
 from k12ai_server.api import replies
 from k12ai_server.api.replies import ApiError
@@ -140,7 +140,7 @@ def check_output_file(params: dict[str, Any], cache_dir: Path) -> None:
         raise ApiError(replies.INVALID_PARAMS, "service_params.output_file: expected a file name")
     _check_path_text("output_file", output)
     real_cache = Path(os.path.realpath(cache_dir))
-    resolved = Path(os.path.realpath(cache_dir / output))
+    resolved = Path(os.path.realpath(ProjectDir(cache_dir).output_file(output)))
     if not resolved.is_relative_to(real_cache):
         raise ApiError(
             replies.PATH_OUTSIDE_DATA_ROOT,

@@ -59,7 +59,7 @@ def job_artefact(job: Job) -> Artefact:
     output = job.params.get("output_file")
     if not isinstance(output, str) or not output:
         raise ArtefactNotFoundError(f"{job.identity.kind.value} job {job.job_id} was given no output_file")
-    path = Path(os.path.realpath(job.cache_dir / output))
+    path = Path(os.path.realpath(ProjectDir(job.cache_dir).output_file(output)))
     if not path.is_relative_to(os.path.realpath(job.cache_dir)) or not path.is_file():
         raise ArtefactNotFoundError(f"{job.identity.kind.value} job {job.job_id} left no {output}")
     return Artefact(path, mimetypes.guess_type(path.name)[0] or FALLBACK_TYPE, path.name)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from k12ai_contract.rundir import ProjectDir
 from k12ai_contract.spec import JobSpec
 from k12ai_worker.k12cv.archive import load_model_archive
 from k12ai_worker.k12cv.config import EvaluateParams, TrainConfig
 from k12ai_worker.k12cv.data import batch_source, read_images
 from k12ai_worker.k12cv.metrics import classification_metrics
-from k12ai_worker.k12ml.files import output_path, write_atomic
+from k12ai_worker.k12ml.files import write_atomic
 from k12ai_worker.training.device import select_device
 from k12ai_worker.training.evaluation import evaluate
 from k12ai_worker.training.job_params import read_archived_config, read_job_params
@@ -44,5 +45,5 @@ def run_evaluate(spec: JobSpec, sink: EventSink) -> None:
     sink.emit("metrics", metrics)
     if params.output_file:
         # Relative to the project's cache directory, as k12ml's and k12nlp's (the server holds it there).
-        output = output_path(spec.cache_dir, params.output_file)
+        output = ProjectDir(spec.cache_dir).output_file(params.output_file)
         write_atomic(output, (json.dumps(metrics, indent=4) + "\n").encode())

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 
 from k12ai_contract.errors import ConfigError
+from k12ai_contract.rundir import ProjectDir
 from k12ai_contract.spec import JobSpec
 from k12ai_worker.events import EventWriter
 from k12ai_worker.k12ml import archive, datasets
 from k12ai_worker.k12ml.archive import TrainedModel
 from k12ai_worker.k12ml.config import BuiltinDataset, CsvDataset, EvaluateConfig
 from k12ai_worker.k12ml.datasets import Table
-from k12ai_worker.k12ml.files import output_path, write_atomic
+from k12ai_worker.k12ml.files import write_atomic
 from k12ai_worker.k12ml.reporting import info, warnings_as_info
 from k12ai_worker.k12ml.scoring import class_scores, metrics
 
@@ -29,7 +30,7 @@ def run(spec: JobSpec, events: EventWriter, config: EvaluateConfig) -> None:
         result = metrics(table.labels, class_scores(model.pipeline, table.features), model.classes)
     events.emit("metrics", result)
     if config.output_file is not None:
-        path = output_path(spec.cache_dir, config.output_file)
+        path = ProjectDir(spec.cache_dir).output_file(config.output_file)
         write_atomic(path, (json.dumps(result, indent=2) + "\n").encode("utf-8"))
         info(events, f"metrics written to {path}", path=str(path))
 

@@ -29,12 +29,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def output_path(cache_dir: Path, value: str) -> Path:
-    """Where ``output_file`` goes: a relative path lands in the project's cache directory."""
-    path = Path(value)
-    return path if path.is_absolute() else cache_dir / path
-
-
 def _umask() -> int:
     # The only way to read the umask is to set it; a job is single-threaded here.
     mask = os.umask(0o022)

@@ -14,13 +14,14 @@ import json
 import numpy as np
 
 from k12ai_contract.errors import ConfigError
+from k12ai_contract.rundir import ProjectDir
 from k12ai_contract.spec import JobSpec
 from k12ai_worker.events import EventWriter
 from k12ai_worker.k12ml import archive, datasets
 from k12ai_worker.k12ml.archive import TrainedModel
 from k12ai_worker.k12ml.config import CsvDataset, PredictConfig
 from k12ai_worker.k12ml.datasets import Features
-from k12ai_worker.k12ml.files import output_path, write_atomic
+from k12ai_worker.k12ml.files import write_atomic
 from k12ai_worker.k12ml.reporting import info, warnings_as_info
 from k12ai_worker.k12ml.scoring import class_scores
 
@@ -47,7 +48,7 @@ def run(spec: JobSpec, events: EventWriter, config: PredictConfig) -> None:
                 events.emit("predict", {"index": start + offset, "prediction": line})
                 lines.append(line)
     if config.output_file is not None:
-        path = output_path(spec.cache_dir, config.output_file)
+        path = ProjectDir(spec.cache_dir).output_file(config.output_file)
         write_atomic(path, "".join(lines).encode("utf-8"))
         info(events, f"predictions written to {path}", path=str(path))
 

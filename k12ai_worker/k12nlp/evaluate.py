@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from k12ai_contract.rundir import ProjectDir
 from k12ai_contract.spec import JobSpec
-from k12ai_worker.k12ml.files import output_path, write_atomic
+from k12ai_worker.k12ml.files import write_atomic
 from k12ai_worker.k12nlp.archive import load_model_archive
 from k12ai_worker.k12nlp.batching import TextBatchSource
 from k12ai_worker.k12nlp.config import EvaluateParams, TrainConfig
@@ -32,5 +33,5 @@ def run_evaluate(spec: JobSpec, sink: EventSink) -> None:
     sink.emit("metrics", metrics)
     if params.output_file:
         # Relative to the project's cache directory, as k12ml's (the server holds it there).
-        output = output_path(spec.cache_dir, params.output_file)
+        output = ProjectDir(spec.cache_dir).output_file(params.output_file)
         write_atomic(output, (json.dumps(metrics, indent=4) + "\n").encode())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from k12ai_worker.k12ml.files import output_path
+from k12ai_contract.rundir import ProjectDir
 from k12ai_worker.training.reporting import EventSink
 
 
@@ -35,7 +35,7 @@ def emit_predictions(sink: EventSink, lines: Iterable[str], cache_dir: Path, out
         output = None
         if output_file:
             # Relative to the project's cache directory, as k12ml's (the server holds it there).
-            path = output_path(cache_dir, output_file)
+            path = ProjectDir(cache_dir).output_file(output_file)
             path.parent.mkdir(parents=True, exist_ok=True)
             output = stack.enter_context(path.open("w", encoding="utf-8"))
         for index, line in enumerate(lines):
