@@ -19,7 +19,7 @@ from google.protobuf import message
 
 from k12ai_server.gateway.context import Metadata
 from k12ai_server.gateway.headers import response_headers
-from k12ai_server.gateway.limits import DeadlineExceededError, deadline_of
+from k12ai_server.gateway.limits import deadline_of
 from k12ai_server.gateway.routes import Route
 from k12ai_server.gateway.status import GatewayError
 from k12ai_server.gateway.streaming import next_reply
@@ -47,9 +47,9 @@ async def download_reply(
     try:
         async with deadline_of(deadline):
             reply = await next_reply(replies)
-    except (GatewayError, DeadlineExceededError) as failure:
+    except GatewayError as error:
         await replies.aclose()
-        return error_response(failure.error if isinstance(failure, DeadlineExceededError) else failure)
+        return error_response(error)
     response = web.StreamResponse(headers=_headers(initial_metadata()))
     response.content_type = getattr(reply, "content_type", "") or DEFAULT_TYPE
     response.enable_chunked_encoding()
@@ -59,8 +59,7 @@ async def download_reply(
             while reply is not None:
                 await response.write(reply.data)  # type: ignore[attr-defined]
                 reply = await next_reply(replies)
-    except (GatewayError, DeadlineExceededError) as failure:
-        error = failure.error if isinstance(failure, DeadlineExceededError) else failure
+    except GatewayError as error:
         log.warning("download %s cut off: %s", request.path, error.body())
         if request.transport is not None:
             request.transport.abort()

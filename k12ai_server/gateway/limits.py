@@ -40,10 +40,11 @@ class HttpTimeouts:
 DEFAULT_TIMEOUTS = HttpTimeouts()
 
 
-class DeadlineExceededError(Exception):
+class DeadlineExceededError(GatewayError):
+    """A call past its ``Grpc-Timeout``: answered like any other failed call."""
+
     def __init__(self) -> None:
-        super().__init__(DEADLINE_EXCEEDED)
-        self.error = GatewayError(grpc.StatusCode.DEADLINE_EXCEEDED, DEADLINE_EXCEEDED)
+        super().__init__(grpc.StatusCode.DEADLINE_EXCEEDED, DEADLINE_EXCEEDED)
 
 
 @contextlib.asynccontextmanager

@@ -177,7 +177,7 @@ class RestGateway:
         except AbortedCall as exc:
             return error_response(exc.error, context)
         except DeadlineExceededError as exc:
-            return error_response(exc.error, context)
+            return error_response(exc, context)
         except Exception:
             log.exception("%s failed", route.method.full_name)
             return error_response(GatewayError(grpc.StatusCode.UNKNOWN, UNEXPECTED), context)

@@ -23,7 +23,7 @@ from aiohttp import web
 from google.protobuf import message
 
 from k12ai_server.gateway.context import AbortedCall
-from k12ai_server.gateway.limits import DeadlineExceededError, deadline_of
+from k12ai_server.gateway.limits import deadline_of
 from k12ai_server.gateway.status import GatewayError
 from k12ai_server.gateway.transcode import dumps
 
@@ -68,9 +68,9 @@ async def stream_reply(
     try:
         async with deadline_of(deadline):
             first = await next_reply(replies)
-    except (GatewayError, DeadlineExceededError) as failure:
+    except GatewayError as error:
         await replies.aclose()
-        return error_response(failure.error if isinstance(failure, DeadlineExceededError) else failure)
+        return error_response(error)
     response = web.StreamResponse(
         headers={**headers(), "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
@@ -85,8 +85,6 @@ async def stream_reply(
                 reply = await next_reply(replies)
     except GatewayError as error:
         await response.write(frames.error(error))
-    except DeadlineExceededError as exceeded:
-        await response.write(frames.error(exceeded.error))
     finally:
         await replies.aclose()
     await response.write_eof()
