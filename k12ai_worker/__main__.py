@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from k12ai_contract.worker import EXIT_BAD_INPUT
-from k12ai_worker.exit_status import exit_as
+from k12ai_worker.child_process import exit_as
 from k12ai_worker.job_start import start_job
 
 

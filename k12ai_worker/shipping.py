@@ -13,17 +13,15 @@ to the events file, owner-only, for the child.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
 
 from k12ai_contract.rundir import RunDir
 from k12ai_contract.spec import JobSpec
 from k12ai_contract.worker import EXIT_BAD_INPUT, SPEC_ENV, SPEC_FROM_ENV, worker_command
-from k12ai_worker.exit_status import exit_as
+from k12ai_worker.child_process import exit_as, forward_stop_signals
 
 JobCommand = Callable[[Path], Sequence[str]]
 
@@ -40,7 +38,8 @@ def run(spec_arg: str, command: JobCommand | None = None) -> int:
     spec, spec_path = _spec(spec_arg)
     job_command = command(spec_path) if command else worker_command(spec_path, python=sys.executable)
     child = subprocess.Popen(job_command, env={k: v for k, v in os.environ.items() if k != SPEC_ENV})
-    _forward_stop_signals(child)
+    # The shipper outlives a stop until the child is gone, to hand over its last events.
+    forward_stop_signals(child)
     # gRPC takes a tenth of a second to import: the job, started first, starts meanwhile.
     from k12ai_worker.event_shipper import EventShipper, follow
 
@@ -66,16 +65,6 @@ def _spec(arg: str) -> tuple[JobSpec, Path]:
     files.path.mkdir(parents=True, exist_ok=True)
     spec.dump(files.spec)
     return spec, files.spec
-
-
-def _forward_stop_signals(child: subprocess.Popen[bytes]) -> None:
-    # The shipper outlives a stop until the child is gone, to hand over its last events.
-    def forward(signum: int, frame: FrameType | None) -> None:
-        if child.poll() is None:
-            child.send_signal(signum)
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, forward)
 
 
 if __name__ == "__main__":

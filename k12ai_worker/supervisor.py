@@ -10,15 +10,14 @@ container's init signals only its direct child), and is killed should this proce
 
 from __future__ import annotations
 
-import contextlib
 import os
 import selectors
 import signal
 import subprocess
 from pathlib import Path
-from types import FrameType
 
 from k12ai_contract.logs import STDERR, STDOUT
+from k12ai_worker.child_process import forward_stop_signals
 from k12ai_worker.events import EventWriter
 from k12ai_worker.log_capture import LogCapture
 
@@ -32,7 +31,7 @@ def supervise(child: subprocess.Popen[bytes], events_path: Path) -> int:
 
     Returns its exit status as ``subprocess`` gives it (-N: killed by signal N).
     """
-    forwarded = _forward_signals(child)
+    forwarded = forward_stop_signals(child)
     events = EventWriter(events_path)
     capture = LogCapture(events)
     try:
@@ -58,11 +57,3 @@ def _pump(child: subprocess.Popen[bytes], capture: LogCapture) -> None:
                 else:
                     selector.unregister(key.fileobj)
             capture.tick()
-
-
-def _forward_signals(child: subprocess.Popen[bytes]) -> dict[int, signal.Handlers | None]:
-    def forward(sig: int, _: FrameType | None) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            child.send_signal(sig)
-
-    return {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}  # type: ignore[misc]
