@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,11 @@ class ProjectDir:
     def output_file(self, value: str) -> Path:
         """Where an evaluate/predict job's ``output_file`` goes: a relative path lands here."""
         return self.path / value
+
+    def resolved_output_file(self, value: str) -> Path | None:
+        """``output_file`` with its symlinks resolved; None when it leads out of this directory."""
+        resolved = Path(os.path.realpath(self.output_file(value)))
+        return resolved if resolved.is_relative_to(os.path.realpath(self.path)) else None
 
 
 def server_owned(relative: Path) -> str | None:

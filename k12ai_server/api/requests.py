@@ -139,14 +139,13 @@ def check_output_file(params: dict[str, Any], cache_dir: Path) -> None:
     if not isinstance(output, str):
         raise ApiError(replies.INVALID_PARAMS, "service_params.output_file: expected a file name")
     _check_path_text("output_file", output)
-    real_cache = Path(os.path.realpath(cache_dir))
-    resolved = Path(os.path.realpath(ProjectDir(cache_dir).output_file(output)))
-    if not resolved.is_relative_to(real_cache):
+    resolved = ProjectDir(cache_dir).resolved_output_file(output)
+    if resolved is None:
         raise ApiError(
             replies.PATH_OUTSIDE_DATA_ROOT,
             f"service_params.output_file: {output!r} must stay inside the cache directory {cache_dir}",
         )
-    owned = server_owned(resolved.relative_to(real_cache))
+    owned = server_owned(resolved.relative_to(os.path.realpath(cache_dir)))
     if owned is not None:
         raise ApiError(
             replies.INVALID_PARAMS,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,10 +58,10 @@ def job_artefact(job: Job) -> Artefact:
     output = job.params.get("output_file")
     if not isinstance(output, str) or not output:
         raise ArtefactNotFoundError(f"{job.identity.kind.value} job {job.job_id} was given no output_file")
-    path = Path(os.path.realpath(ProjectDir(job.cache_dir).output_file(output)))
-    if not path.is_relative_to(os.path.realpath(job.cache_dir)) or not path.is_file():
+    written = ProjectDir(job.cache_dir).resolved_output_file(output)
+    if written is None or not written.is_file():
         raise ArtefactNotFoundError(f"{job.identity.kind.value} job {job.job_id} left no {output}")
-    return Artefact(path, mimetypes.guess_type(path.name)[0] or FALLBACK_TYPE, path.name)
+    return Artefact(written, mimetypes.guess_type(written.name)[0] or FALLBACK_TYPE, written.name)
 
 
 async def read_chunks(path: Path) -> AsyncIterator[bytes]:
