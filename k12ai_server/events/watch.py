@@ -115,7 +115,7 @@ class _Cursor:
 
 async def _history(store: EventStore, cursor: _Cursor) -> AsyncIterator[WatchBatch]:
     # Status events too, whatever the watcher wants: a job's end is read from them.
-    types = cursor.request.types | {"status"} if cursor.request.types else frozenset()
+    types = cursor.request.types | {EventType.STATUS} if cursor.request.types else frozenset()
     while not cursor.done:
         page = store.read(after_seq=cursor.last_seq, where=cursor.request.where, limit=BATCH_MAX, types=types)
         for batch in cursor.batch(page):
