@@ -40,6 +40,7 @@ from k12ai_server.runners.base import (
     RunningJob,
 )
 from k12ai_server.runners.ray_status import (
+    FAILED,
     PENDING,
     RUNNING,
     STOPPED_PENDING_REASON,
@@ -222,7 +223,7 @@ class RayRunner:
         if info is STOPPED_PENDING:
             return ExitStatus(exit_code=None, reason=STOPPED_PENDING_REASON)
         node_alive = None
-        if status_of(info) == "FAILED" and info.driver_exit_code is None and info.driver_node_id:
+        if status_of(info) == FAILED and info.driver_exit_code is None and info.driver_node_id:
             node_alive = await self._call(self._node_alive, info.driver_node_id)
         await self._call((tracked.job.run_dir / SEEN_ENDED).touch)
         return exit_of(info, node_alive)

@@ -11,7 +11,10 @@ from k12ai_server.runners.base import STDERR_TAIL_LINES, ExitStatus
 # Ray's JobStatus values (ray.job_submission.JobStatus), as its API reports them.
 PENDING = "PENDING"
 RUNNING = "RUNNING"
-TERMINAL = frozenset({"STOPPED", "SUCCEEDED", "FAILED"})
+STOPPED = "STOPPED"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+TERMINAL = frozenset({STOPPED, SUCCEEDED, FAILED})
 SIGNAL_NUMBERS = frozenset(s.value for s in signal.Signals)
 STOPPED_PENDING_REASON = (
     "stopped while the Ray cluster held it pending (no worker of it ran; "
@@ -39,10 +42,10 @@ def waiting_reason(*, gpus: int, cpus: float) -> str:
 def exit_of(info: Any, node_alive: bool | None) -> ExitStatus:
     """How a terminal Ray job ended. ``node_alive`` False: its node is gone (None: unknown)."""
     status = status_of(info)
-    if status == "SUCCEEDED":
+    if status == SUCCEEDED:
         return ExitStatus(exit_code=0)
     message = (info.message or "").strip()
-    if status == "STOPPED":
+    if status == STOPPED:
         return ExitStatus(exit_code=None, reason=f"the Ray job was stopped: {message}".rstrip(": "))
     code = info.driver_exit_code
     if code is None:
