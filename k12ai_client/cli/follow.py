@@ -26,6 +26,7 @@ from k12ai_client._config import DEFAULT_TARGET
 from k12ai_client._errors import WatchError
 from k12ai_client._sync import K12AIClient
 from k12ai_client.cli.mistakes import EXIT_INTERRUPTED
+from k12ai_contract.events import EventType
 from k12ai_contract.jobs import JobState
 from k12ai_contract.json_numbers import whole_numbers_as_ints
 
@@ -88,9 +89,9 @@ def print_envelope(console: Console, event: common_pb2.Event) -> None:
 
 
 PRINTED: dict[str, EventPrinter] = {
-    "predict": print_envelope,
-    "info": print_envelope,
-    "error": print_envelope,
+    EventType.PREDICT: print_envelope,
+    EventType.INFO: print_envelope,
+    EventType.ERROR: print_envelope,
 }
 
 
@@ -164,9 +165,9 @@ def _progress_until_end(
 
 
 def _take(progress: Progress, bar: TaskID, event: common_pb2.Event, seen: FollowedJob) -> None:
-    if event.type == "status":
+    if event.type == EventType.STATUS:
         seen.state = str(json_format.MessageToDict(event.payload).get("state", seen.state))
-    elif event.type == "metrics":
+    elif event.type == EventType.METRICS:
         seen.metrics = to_envelope(event)["metrics"]
         if isinstance(seen.metrics.get("progress"), int | float):
             seen.progress = float(seen.metrics["progress"])

@@ -21,6 +21,7 @@ from k12ai_client._calls import to_envelope
 from k12ai_client._errors import K12AIError
 from k12ai_client._sync import K12AIClient
 from k12ai_client.cli.follow import duration_text, job_duration_s, metrics_text, result_text
+from k12ai_contract.events import EventType
 from k12ai_contract.jobs import JobState
 
 SHORT_ID = 12
@@ -114,7 +115,7 @@ def last_metrics(client: K12AIClient, job: framework_pb2.Job, *, window: int | N
     """The payload of the job's last metrics event (of an ended job: its watch ends by itself)."""
     after = max(0, job.last_seq - window) if window is not None else 0
     latest: dict[str, Any] = {}
-    for item in client.watch(job_id=job.job_id, types=["metrics"], last_seq=after):
+    for item in client.watch(job_id=job.job_id, types=[EventType.METRICS], last_seq=after):
         if isinstance(item, common_pb2.Event):
             latest = to_envelope(item)["metrics"]
     return latest

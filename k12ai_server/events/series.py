@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from k12ai_contract.events import METRIC_POSITION_KEYS
+from k12ai_contract.events import METRIC_POSITION_KEYS, EventType
 from k12ai_server.events.record import EventRecord
 
 # Bucket sizes 16**level: a read touches at most FANOUT rows per output bucket.
@@ -83,7 +83,7 @@ class MetricSeriesIndex:
         touched: dict[tuple[str, str, str], _Known] = {}
         try:
             for event in events:
-                if event.type == "metrics" and event.job_id and isinstance(event.payload, dict):
+                if event.type == EventType.METRICS and event.job_id and isinstance(event.payload, dict):
                     self._add_event(conn, event, rows, touched)
             conn.executemany(_UPSERT, [(*key, *row) for key, row in rows.items()])
             conn.executemany(
