@@ -108,7 +108,12 @@ async def test_three_gpu_jobs_on_two_gpus_take_turns_on_different_nodes(
     assert first[2] != second[2], "the first two GPU jobs ran at once, so on different nodes"
     assert {first[2], second[2]} == {n.address for n in ray_cluster.nodes[:2]}
     # The third waited for a GPU: held by Ray after k12ai started it, until one of the others ended.
-    assert states(third[3])[:4] == ["queued", "starting", "queued", "starting"]
+    held_then = states(third[3])
+    assert held_then[:3] == ["queued", "starting", "queued"]
+    # It leaves the hold with Ray's placement (`starting`), or with the job's own `running` when
+    # that comes before the runner's next look at the cluster (every 0.25 s).
+    assert held_then[3] in ("starting", "running"), held_then
+    assert "running" in held_then[3:]
     held = [to_envelope(e)["status"] for e in third[3] if e.type == "status"][2]
     assert "waiting in the Ray cluster for a node with 1 GPU" in held["reason"]
     assert third[0] >= min(first[1], second[1])
