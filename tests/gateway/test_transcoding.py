@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +70,9 @@ service Echo {
 
 class EchoServicer:
     def __init__(self, classes: dict[str, type[message.Message]]) -> None:
-        self._response = classes["EchoResponse"]
-        self._body = classes["HttpBody"]
+        # Built from a descriptor at run time: their fields are unknown to the type checker.
+        self._response: Callable[..., message.Message] = classes["EchoResponse"]
+        self._body: Callable[..., message.Message] = classes["HttpBody"]
 
     def _echo(self, request: message.Message, context: GatewayContext) -> message.Message:
         metadata = [f"{k}={v!s}" for k, v in context.invocation_metadata() if k != "x-forwarded-host"]
