@@ -8,6 +8,7 @@ from k12ai_client._config import ClientConfig
 from k12ai_client._errors import (
     HTTPStatusError,
     K12AIError,
+    LocalFileError,
     ReplyError,
     RPCError,
     UnreachableError,
@@ -26,6 +27,7 @@ __all__ = [
     "JobEnd",
     "K12AIClient",
     "K12AIError",
+    "LocalFileError",
     "RPCError",
     "ReplyCode",
     "ReplyError",

@@ -7,6 +7,8 @@ from email.message import Message
 from pathlib import Path
 from typing import IO
 
+from k12ai_client._errors import LocalFileError
+
 
 def filename_from(metadata: Iterable[tuple[str, str | bytes]], job_id: str) -> str:
     """The ``content-disposition`` file name, reduced to a bare name (never a path)."""
@@ -26,10 +28,17 @@ class PartFile:
     def __init__(self, target: Path) -> None:
         self.target = target
         self._part = target.with_name(f".{target.name}.part")
-        self._file: IO[bytes] = self._part.open("wb")
+        try:
+            self._file: IO[bytes] = self._part.open("wb")
+        except OSError as exc:
+            raise LocalFileError(f"cannot write {target}: {exc.strerror}") from None
 
     def write(self, data: bytes) -> None:
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            self.discard()
+            raise LocalFileError(f"cannot write {self.target}: {exc.strerror}") from None
 
     def commit(self) -> Path:
         self._file.close()

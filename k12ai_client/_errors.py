@@ -50,6 +50,10 @@ class UnreachableError(K12AIError):
         self.reason = reason
 
 
+class LocalFileError(K12AIError):
+    """A file on the client's side cannot be written where it was asked for; the message names it."""
+
+
 class HTTPStatusError(K12AIError):
     """An HTTP service (the REST gateway, Consul) answered with an error status.
 

@@ -14,7 +14,7 @@ from k12ai_api.v1 import framework_pb2, framework_pb2_grpc, platform_pb2, platfo
 from k12ai_client._calls import SeedBody, as_request, check_reply
 from k12ai_client._config import ClientConfig
 from k12ai_client._download import PartFile, filename_from, target_path
-from k12ai_client._errors import from_rpc_error
+from k12ai_client._errors import LocalFileError, from_rpc_error
 from k12ai_client._watch import WatchItem, WatchState
 
 
@@ -96,6 +96,9 @@ class K12AIClient:
             part = PartFile(target_path(destination, directory, name))
             for chunk in call:
                 part.write(chunk.data)
+        except LocalFileError:
+            call.cancel()  # nowhere to put the rest: the server stops sending it
+            raise
         except grpc.RpcError as exc:
             if part is not None:
                 part.discard()

@@ -8,6 +8,7 @@ K12AI_CLIENT_CERT and K12AI_CLIENT_KEY.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from k12ai_client import examples_data
 from k12ai_client._errors import K12AIError
 from k12ai_client._sync import K12AIClient
 from k12ai_client.cli import commands, jobs, runs
-from k12ai_client.cli.mistakes import EXIT_INTERRUPTED, describe, exit_status
+from k12ai_client.cli.mistakes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, describe, exit_status
 from k12ai_client.cli.options import add_global_options, client_config
 from k12ai_contract.jobs import JobKind
 
@@ -37,6 +38,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = exit_status(err)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`k12ai jobs list --json | head -1`): what is left has nowhere to go,
+        # and Python's flush of stdout at exit must not fail again (the recipe of its signal docs).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
     sys.exit(code)
 
 
@@ -98,9 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument(
         "-o",
         "--output",
-        type=Path,
         default=None,
-        help="file or folder (default: the server's file name, here)",
+        help="a file, or a folder (an existing one, or any ending in /) for the server's file name "
+        "(default: that name, here)",
     )
     examples_data.add_commands(sub)
     return parser

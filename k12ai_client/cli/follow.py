@@ -3,7 +3,8 @@
 The bar fits 80 columns (state, bar, percentage, elapsed time, the latest metrics in a fixed
 order, cut with an ellipsis); when the job ends it gives way to one line with the final
 state, how long the job ran and the metrics of its last ``metrics`` event, so the outcome
-stays on the screen. Predictions, info and error events are printed as they come.
+stays on the screen. Predictions are printed as they come (as JSON envelopes), info and error
+events as their message.
 """
 
 from __future__ import annotations
@@ -85,13 +86,25 @@ EventPrinter = Callable[[Console, common_pb2.Event], None]
 
 
 def print_envelope(console: Console, event: common_pb2.Event) -> None:
+    """Predictions as the seed's JSON envelopes, one a line, for a script reading the output."""
     console.print(json.dumps(to_envelope(event)), soft_wrap=True, markup=False, highlight=False, emoji=False)
+
+
+def print_message(console: Console, event: common_pb2.Event) -> None:
+    """``info: CPU share 1 thread(s) ...``, ``error 100103: ...``, for a person; else the envelope."""
+    payload = to_envelope(event)[event.type]
+    if not (isinstance(payload, dict) and isinstance(payload.get("message"), str)):
+        print_envelope(console, event)
+        return
+    label = f"{event.type} {payload['code']}" if "code" in payload else event.type
+    text = f"{label}: {payload['message']}"
+    console.print(text, soft_wrap=True, markup=False, highlight=False, emoji=False)
 
 
 PRINTED: dict[str, EventPrinter] = {
     EventType.PREDICT: print_envelope,
-    EventType.INFO: print_envelope,
-    EventType.ERROR: print_envelope,
+    EventType.INFO: print_message,
+    EventType.ERROR: print_message,
 }
 
 
@@ -182,6 +195,8 @@ def _target_option(client: K12AIClient) -> str:
 
 
 def _number(value: Any) -> str:
+    if isinstance(value, bool):
+        return json.dumps(value)  # stopped_early false, as the JSON of --json says it
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)

@@ -17,6 +17,7 @@ from k12ai_client._errors import K12AIError, ReplyError, RPCError
 EXIT_REFUSED = 2  # the server answered with a refusal code, or the input file is wrong
 EXIT_FAILED = 3  # the call failed: no server, wrong port, not authorised, ...
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+EXIT_BROKEN_PIPE = 141  # the reader of stdout went away, as a shell reports SIGPIPE
 
 TARGET_HOW = "--target HOST:PORT or K12AI_TARGET"
 _LAST_ERROR = re.compile(r"last error: [A-Z_]+: (?:ipv[46]:\S+?:\d+: )?(.*)")

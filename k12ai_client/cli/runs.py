@@ -1,13 +1,16 @@
-"""What a run left: ``k12ai logs JOB_ID [-f]`` and ``k12ai download JOB_ID [-o FILE]``."""
+"""What a run left: ``k12ai logs JOB_ID [-f]`` and ``k12ai download JOB_ID [-o FILE|DIR/]``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
 from k12ai_api.v1 import common_pb2
+from k12ai_client._errors import LocalFileError
 from k12ai_client._sync import K12AIClient
 from k12ai_client.cli.jobs import resolve_job_id
 from k12ai_contract.events import EventType
@@ -36,11 +39,23 @@ def logs(client: K12AIClient, args: argparse.Namespace, console: Console) -> int
 
 
 def download(client: K12AIClient, args: argparse.Namespace, console: Console) -> int:
-    path = client.download_artefact(resolve_job_id(client, args.job_id), args.output)
+    path = client.download_artefact(resolve_job_id(client, args.job_id), _destination(args.output))
     console.print(
         f"saved {path} ({path.stat().st_size} bytes)", soft_wrap=True, markup=False, highlight=False
     )
     return 0
+
+
+def _destination(output: str | None) -> Path | None:
+    """``-o models/``: a folder, as the trailing slash says, made when it is not there yet."""
+    if output is None:
+        return None
+    if output.endswith(("/", os.sep)):
+        try:
+            Path(output).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LocalFileError(f"cannot make the folder {output}: {exc.strerror}") from None
+    return Path(output)
 
 
 def _print_line(event: common_pb2.Event) -> None:

@@ -117,6 +117,9 @@ def test_watch_keeps_the_final_line_and_evaluate_shows_its_metrics(
 ) -> None:
     state, metrics = FINAL_LINE.findall(trained.stderr)[-1]
     assert state == "finished"
+    # An info event reads as its message, not as the envelope a script would want.
+    assert re.search(r"info: CPU share \d+ thread", trained.stderr), trained.stderr
+    assert '"type": "info"' not in trained.stderr
     # The last metrics event's figures, in the fixed order: epoch first, then loss, then accuracy.
     assert re.fullmatch(r"epoch 10 · loss [0-9.e-]+ · accuracy [0-9.]+ · .*", metrics), metrics
 
@@ -176,6 +179,33 @@ def test_jobs_list_is_a_table_and_show_takes_its_short_id(shared: ServerProcess,
         no_traceback(unknown).strip()
         == "error: no job id begins with 'fffffffffff0' (k12ai jobs list shows them)"
     )
+
+
+def test_download_makes_the_folder_a_slash_names_and_says_what_it_cannot_write(
+    shared: ServerProcess, trained: Trained, tmp_path: Path
+) -> None:
+    download = ("download", trained.job_id[:12], "--user", "dave")
+    saved = k12ai(shared.grpc_port, *download, "-o", f"{tmp_path}/models/")
+    assert saved.returncode == 0, saved.stderr
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [f"model-{trained.job_id}.tar.gz"]
+
+    missing = tmp_path / "absent" / "model.tar.gz"
+    refused = k12ai(shared.grpc_port, *download, "-o", str(missing))
+    assert refused.returncode == 2
+    assert f"cannot write {missing}: No such file or directory" in no_traceback(refused)
+    assert not (tmp_path / "absent").exists()
+
+
+def test_a_reader_that_goes_away_is_no_traceback(shared: ServerProcess, trained: Trained) -> None:
+    """``k12ai jobs list --json | head -1``: here the reader is gone before the first line."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("K12AI_")}
+    line = ("--target", f"127.0.0.1:{shared.grpc_port}", "jobs", "list", "--json", "--user", "dave")
+    command = [sys.executable, "-m", "k12ai_client", *line]
+    cli = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=base)
+    assert cli.stdout is not None and cli.stderr is not None
+    cli.stdout.close()
+    assert cli.wait(timeout=TIMEOUT_S) == 141
+    assert cli.stderr.read() == b""
 
 
 def test_a_missing_or_invalid_config_file_names_the_file_and_the_line(
@@ -331,3 +361,4 @@ def test_metrics_show_in_one_order_with_their_counts() -> None:
     assert metrics_text(payload) == "epoch 3/10 · train · batch 40/50 · loss 0.25 · accuracy 0.9 · f1 0.5"
     k12ml = {"epoch": 10, "loss": 0.0606, "n_estimators": 50}
     assert metrics_text(k12ml) == "epoch 10 · loss 0.0606 · n_estimators 50"
+    assert metrics_text({"best_epoch": 4, "stopped_early": False}) == "best_epoch 4 · stopped_early false"
