@@ -136,11 +136,12 @@ export function JobsView() {
         <p class="muted">No jobs yet. <a href={href("start")}>Start one</a>.</p>
       )}
       {shown.length > 0 && (
+        <div class="table-scroll">
         <table class="jobs">
           <thead>
             <tr>
               <th></th><th>Job</th><th>User</th><th>Project</th><th>Framework</th><th>Kind</th>
-              <th>State</th><th>Started</th><th>Duration</th><th>Latest metrics</th><th></th>
+              <th>State</th><th>Started</th><th>Duration</th><th>Latest metrics</th>
             </tr>
           </thead>
           <tbody>
@@ -150,6 +151,7 @@ export function JobsView() {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   );
@@ -169,13 +171,9 @@ function JobRow(props: {
       <td>{job.service_uuid}</td>
       <td>{job.service_name}</td>
       <td>{job.kind}</td>
+      {/* The stop button beside the state it changes, in view however narrow the window. */}
       <td class="state">
         <State job={job} place={props.place} />
-      </td>
-      <td>{clock(num(job.started_at) || num(job.created_at))}</td>
-      <td>{duration(job, props.now)}</td>
-      <td class="metrics">{keyMetrics(props.latest)}</td>
-      <td>
         {isLive && (
           <button class="stop" disabled={live.stopping} onClick={props.onStop}>
             {live.stopping ? "Stopping…" : "Stop"}
@@ -183,6 +181,9 @@ function JobRow(props: {
         )}
         {live.stopError && <span class="error">{live.stopError}</span>}
       </td>
+      <td class="when">{clock(num(job.started_at) || num(job.created_at))}</td>
+      <td class="when">{duration(job, props.now)}</td>
+      <td class="metrics">{keyMetrics(props.latest)}</td>
     </tr>
   );
 }
