@@ -14,7 +14,7 @@ from k12ai_client._calls import reply_message, to_envelope
 from k12ai_client._sync import K12AIClient
 from k12ai_client.cli.follow import follow
 from k12ai_client.cli.jobs import resolve_job_id
-from k12ai_client.cli.mistakes import EXIT_INTERRUPTED
+from k12ai_client.cli.mistakes import EXIT_INTERRUPTED, UsageError
 from k12ai_client.cli.request_file import load_request
 
 PLATFORM_SERVICE = "k12platform"
@@ -30,6 +30,12 @@ def start(client: K12AIClient, args: argparse.Namespace, console: Console) -> in
 
 
 def stop(client: K12AIClient, args: argparse.Namespace, console: Console) -> int:
+    if not client.config.user:
+        # No config file here to name the user, as a start's has: the server would answer 100100.
+        raise UsageError(
+            f"{args.kind} stop needs the user whose job it is: give --user USER or set K12AI_USER "
+            f"(the user its start request named)"
+        )
     reply = getattr(client, args.kind)(_identity(client, args, f"{args.kind}.stop"))
     console.print(f"{reply.code} {reply.descr}: {reply.message}", soft_wrap=True)
     return 0

@@ -20,6 +20,11 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 EXIT_BROKEN_PIPE = 141  # the reader of stdout went away, as a shell reports SIGPIPE
 
 TARGET_HOW = "--target HOST:PORT or K12AI_TARGET"
+
+
+class UsageError(K12AIError):
+    """The command line lacks what the command needs; the message says which option gives it."""
+
 _LAST_ERROR = re.compile(r"last error: [A-Z_]+: (?:ipv[46]:\S+?:\d+: )?(.*)")
 
 

@@ -81,6 +81,14 @@ def test_refusals_exit_non_zero_with_the_code(server_process: Callable[..., Serv
     assert "100202" in evaluated.stderr and "model.tar.gz is not found in" in evaluated.stderr
 
 
+def test_a_stop_without_a_user_says_how_to_name_one(shared: ServerProcess) -> None:
+    stopped = k12ai(shared.grpc_port, "train", "stop", "--service-name", "k12ml", "--uuid", "no-user")
+    assert stopped.returncode == 2
+    assert "train stop needs the user whose job it is: give --user USER or set K12AI_USER" in no_traceback(
+        stopped
+    )
+
+
 def test_stats_prints_the_seed_message(shared: ServerProcess) -> None:
     stats = k12ai(shared.grpc_port, "stats")
     assert stats.returncode == 0, stats.stderr
