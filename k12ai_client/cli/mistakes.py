@@ -25,6 +25,7 @@ TARGET_HOW = "--target HOST:PORT or K12AI_TARGET"
 class UsageError(K12AIError):
     """The command line lacks what the command needs; the message says which option gives it."""
 
+
 _LAST_ERROR = re.compile(r"last error: [A-Z_]+: (?:ipv[46]:\S+?:\d+: )?(.*)")
 
 

@@ -31,7 +31,7 @@ def worker_events(job: Job, events: Sequence[WorkerEvent]) -> list[EventRecord]:
     ]
 
 
-def status_event(job: Job, state: JobState, **extra: Any) -> EventRecord:
+def status_event(job: Job, state: JobState, *, timestamp: int | None = None, **extra: Any) -> EventRecord:
     return EventRecord(
         job_id=job.job_id,
         type=EventType.STATUS,
@@ -39,6 +39,6 @@ def status_event(job: Job, state: JobState, **extra: Any) -> EventRecord:
         op=job.op,
         user=job.identity.user,
         service_uuid=job.identity.service_uuid,
-        timestamp=now_ms(),
+        timestamp=timestamp or now_ms(),
         payload={"state": state.value, "job_id": job.job_id, **extra},
     )

@@ -44,6 +44,8 @@ class Outcome:
     state: JobState
     reason: str = ""
     exit_code: int | None = None
+    # When the worker ended, where its runner knows (ExitStatus.ended_at); else when it is settled.
+    ended_at: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,14 +189,14 @@ class JobSupervisor:
     def _outcome(self, status: ExitStatus) -> Outcome:
         request = self._stop_request
         if request is not None and request.state is JobState.STOPPED:
-            return Outcome(JobState.STOPPED, request.reason, status.exit_code)
+            return Outcome(JobState.STOPPED, request.reason, status.exit_code, status.ended_at)
         error = request.reason if request is not None else self._ingest.last_error(self.job_id)
         if status.exit_code == 0 and not error:
-            return Outcome(JobState.FINISHED, "", 0)
+            return Outcome(JobState.FINISHED, "", 0, status.ended_at)
         reason = "; ".join(r for r in (error, status.reason) if r)
         if status.oom_killed:
             reason = f"out of memory (OOM-killed); {reason}"
-        return Outcome(JobState.FAILED, reason, status.exit_code)
+        return Outcome(JobState.FAILED, reason, status.exit_code, status.ended_at)
 
     async def _stop_worker(self) -> None:
         if self._handle is None:
@@ -232,10 +234,11 @@ class JobSupervisor:
         extra: dict[str, Any] = {"reason": outcome.reason} if outcome.reason else {}
         if outcome.exit_code is not None:
             extra["exit_code"] = outcome.exit_code
-        fields: dict[str, Any] = {"state": outcome.state, "reason": outcome.reason, "ended_at": now_ms()}
+        ended_at = outcome.ended_at or now_ms()
+        fields: dict[str, Any] = {"state": outcome.state, "reason": outcome.reason, "ended_at": ended_at}
         if outcome.exit_code is not None:
             fields["exit_code"] = outcome.exit_code
         await self._events.append(
-            [status_event(self._job, outcome.state, **extra)],
+            [status_event(self._job, outcome.state, timestamp=ended_at, **extra)],
             alongside=JobStore.updating(self.job_id, **fields),
         )

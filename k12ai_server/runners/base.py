@@ -32,6 +32,9 @@ class ExitStatus:
     # Why it ended, in words, when not a clean exit (signal, OOM, stderr tail).
     reason: str = ""
     oom_killed: bool = False
+    # When the worker ended (ms since the epoch), where the runner knows it: a job that ended while
+    # no server watched it ends then, not when a later server noticed. None: at settling.
+    ended_at: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

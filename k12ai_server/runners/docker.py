@@ -26,6 +26,8 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -298,6 +300,19 @@ class _ContainerHandle:
 
 
 def _container_exit(state: dict[str, Any], stderr_path: Path, memory_limit: str) -> ExitStatus:
+    return replace(_exit_code_status(state, stderr_path, memory_limit), ended_at=_finished_at(state))
+
+
+def _finished_at(state: dict[str, Any]) -> int | None:
+    """Docker's ``FinishedAt`` in ms ("2026-12-07T00:35:09.123456789Z"; year 1 if it never ran)."""
+    try:
+        finished = datetime.fromisoformat(str(state.get("FinishedAt", "")))
+    except ValueError:
+        return None
+    return int(finished.timestamp() * 1000) if finished.year > 1 else None
+
+
+def _exit_code_status(state: dict[str, Any], stderr_path: Path, memory_limit: str) -> ExitStatus:
     code = int(state.get("ExitCode", -1))
     if code == 0:
         return ExitStatus(exit_code=0)

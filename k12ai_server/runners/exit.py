@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 from k12ai_server.jobs.model import Job
@@ -16,6 +18,17 @@ def read_exit_file(path: Path) -> int | None:
         return int(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def exit_from_files(job: Job) -> ExitStatus:
+    """How a worker the server did not wait for ended: its exit file, written as it exited, says
+    how and (by its modification time) when; with no exit file, neither is known."""
+    status = exit_status(read_exit_file(job.exit_path), job.stderr_path)
+    if status.exit_code is None:
+        return status
+    with contextlib.suppress(OSError):
+        return replace(status, ended_at=job.exit_path.stat().st_mtime_ns // 1_000_000)
+    return status
 
 
 def exit_status(code: int | None, stderr_path: Path) -> ExitStatus:
@@ -53,7 +66,7 @@ class GoneHandle:
         return self._job.runner_ref
 
     async def wait(self) -> ExitStatus:
-        return exit_status(read_exit_file(self._job.exit_path), self._job.stderr_path)
+        return exit_from_files(self._job)
 
     async def stop(self, grace_s: float) -> None:
         return None

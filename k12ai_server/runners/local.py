@@ -30,7 +30,7 @@ from k12ai_server.runners.base import (
     RunHandle,
     RunningJob,
 )
-from k12ai_server.runners.exit import exit_status, read_exit_file
+from k12ai_server.runners.exit import exit_from_files, exit_status
 
 EXIT_POLL_S = 0.2
 
@@ -166,7 +166,7 @@ class _AdoptedHandle:
     async def wait(self) -> ExitStatus:
         await self._gone()
         self._untrack()
-        return exit_status(read_exit_file(self._job.exit_path), self._job.stderr_path)
+        return exit_from_files(self._job)
 
     async def stop(self, grace_s: float) -> None:
         await _stop_group(self._proc.pid, grace_s, self._gone)

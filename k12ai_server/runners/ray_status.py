@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -40,7 +41,12 @@ def waiting_reason(*, gpus: int, cpus: float) -> str:
 
 
 def exit_of(info: Any, node_alive: bool | None) -> ExitStatus:
-    """How a terminal Ray job ended. ``node_alive`` False: its node is gone (None: unknown)."""
+    """How and when a terminal Ray job ended. ``node_alive`` False: its node is gone (None: unknown)."""
+    # Ray's end_time: when the job became terminal, in ms since the epoch.
+    return replace(_how_it_ended(info, node_alive), ended_at=info.end_time or None)
+
+
+def _how_it_ended(info: Any, node_alive: bool | None) -> ExitStatus:
     status = status_of(info)
     if status == SUCCEEDED:
         return ExitStatus(exit_code=0)

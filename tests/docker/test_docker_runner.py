@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +146,18 @@ async def test_a_job_that_ended_while_the_server_was_down_is_settled(
     job_id = await running_then_server_killed(docker_server_process, example("k12ml", "train_iris"))
     container = container_of(job_id)
     assert container.wait(timeout=120)["StatusCode"] == 0
+    container.reload()
+    finished_at = datetime.fromisoformat(container.attrs["State"]["FinishedAt"])
+    restarted_ms = time.time_ns() // 1_000_000
     second = docker_server_process()
     async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{second.grpc_port}", user="test")) as client:
         events, end = await asyncio.wait_for(events_of(client, job_id), 60)
+        job = await client.get_job(job_id)
     assert end.state == "finished"
     assert "model saved" in " ".join(str(to_envelope(e)) for e in events)
+    # Ended when the container did (Docker's FinishedAt), not when the restarted server saw it.
+    assert job.ended_at == int(finished_at.timestamp() * 1000) <= restarted_ms
+    assert events[-1].timestamp == job.ended_at
 
 
 async def test_stats_lists_the_container_and_control_stops_it(docker_client: AsyncK12AIClient) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,8 @@ async def test_train_evaluate_predict_on_the_cluster_ship_every_event_once(
     job = ray_server.jobs.get(end.job_id)
     assert job is not None
     assert not job.events_path.exists(), "the server's run dir holds no events file: they came by network"
+    # Its end is Ray's end_time (ms): after its start, and no later than now.
+    assert job.started_at <= job.ended_at <= time.time_ns() // 1_000_000
     assert worker_events(events) == spool_events(spool_of(tmp_path, end.job_id))
     assert [e.seq for e in events] == sorted({e.seq for e in events})
     assert (ray_server.config.data_root / "users" / "test" / "123456" / "model.tar.gz").is_file()

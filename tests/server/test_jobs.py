@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from k12ai_api.v1 import common_pb2
 from k12ai_client import AsyncK12AIClient, ClientConfig, Event, ReplyError, to_envelope
+from k12ai_contract.rundir import RunDir
 from k12ai_server.app import Server
 from tests.conftest import ServerProcess, assert_eventually, example
 from tests.jobs import events_of, run_to_end, slow_training, state_is, states, worker_of
@@ -131,6 +133,29 @@ async def test_finished_jobs_survive_a_server_restart(server_process: Callable[.
         assert [e.seq for e in replayed] == [e.seq for e in events]
         assert end.state == "finished"
         assert [j.job_id for j in await client.list_jobs(user="test")] == [job_id]
+
+
+async def test_a_job_that_ended_while_the_server_was_down_ends_when_its_worker_did(
+    server_process: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    first = server_process()
+    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{first.grpc_port}")) as client:
+        reply = await client.train(slow_training("ended-unseen"))
+        await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
+    first.kill()
+    worker = worker_of(reply.job_id)
+    worker.terminate()
+    worker.wait(timeout=60)
+    restarted_ms = time.time_ns() // 1_000_000
+    second = server_process()
+    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{second.grpc_port}")) as client:
+        events, end = await asyncio.wait_for(events_of(client, reply.job_id), 60)
+        job = await client.get_job(reply.job_id)
+    assert end.state == "failed" and "killed by SIGTERM" in job.reason
+    # The worker's exit file, written as it exited, dates the end: not the restart that noticed it.
+    exit_file = RunDir(tmp_path / "state" / "jobs" / reply.job_id).exit_code
+    assert job.ended_at == exit_file.stat().st_mtime_ns // 1_000_000 <= restarted_ms
+    assert events[-1].timestamp == job.ended_at
 
 
 async def test_a_job_running_across_a_restart_is_readopted(
