@@ -19,14 +19,21 @@ interface Example {
   text: string;
 }
 
+const KINDS = ["train", "evaluate", "predict"];
+// In the order a project's jobs run: its training first (the default pick), which evaluate and
+// predict need.
+const kindRank = (name: string) => {
+  const rank = KINDS.findIndex((kind) => name.startsWith(kind));
+  return rank < 0 ? KINDS.length : rank;
+};
+
 const examples: Example[] = Object.entries(EXAMPLES)
   .map(([path, text]) => {
     const [framework, file] = path.split("/").slice(-2);
     return { framework, name: file.replace(/\.json$/, ""), text };
   })
-  .sort((a, b) => a.framework.localeCompare(b.framework) || a.name.localeCompare(b.name));
+  .sort((a, b) => a.framework.localeCompare(b.framework) || kindRank(a.name) - kindRank(b.name) || a.name.localeCompare(b.name));
 const frameworks = [...new Set(examples.map((e) => e.framework))];
-const KINDS = ["train", "evaluate", "predict"];
 
 interface Outcome {
   ok: boolean;
