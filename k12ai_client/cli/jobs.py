@@ -1,6 +1,7 @@
 """``k12ai jobs list`` (a table, or ``--json`` for scripts) and ``k12ai jobs show JOB_ID``.
 
-A job's key metrics are those of its last ``metrics`` event. The list reads them for ended
+A job's key metrics are those of its last ``metrics`` event (in the list, without its epoch, batch
+and progress, for which a row has no room). The list reads them for ended
 jobs only, from the events just before each job's last one (a bounded read per job); ``show``
 reads the job's whole metrics history.
 """
@@ -21,7 +22,7 @@ from k12ai_client._calls import to_envelope
 from k12ai_client._errors import K12AIError
 from k12ai_client._sync import K12AIClient
 from k12ai_client.cli.follow import duration_text, job_duration_s, metrics_text, result_text
-from k12ai_contract.events import EventType
+from k12ai_contract.events import METRIC_POSITION_KEYS, EventType
 from k12ai_contract.jobs import JobState
 
 SHORT_ID = 12
@@ -66,8 +67,13 @@ def _row(client: K12AIClient, job: framework_pb2.Job) -> tuple[str, ...]:
         job.state,
         _short_time(job.started_at or job.created_at),
         duration_text(duration) if duration is not None else "",
-        metrics_text(metrics),
+        metrics_text(_figures(metrics)),
     )
+
+
+def _figures(metrics: dict[str, Any]) -> dict[str, Any]:
+    """What a row has room for: the figures and their phase, not where in the run they were taken."""
+    return {k: v for k, v in metrics.items() if k == "phase" or k not in METRIC_POSITION_KEYS}
 
 
 def show_job(client: K12AIClient, args: argparse.Namespace, console: Console) -> int:
