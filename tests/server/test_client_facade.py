@@ -32,8 +32,8 @@ def test_public_names_are_a_decision() -> None:
     assert sorted(k12ai_client.__all__) == sorted(
         [
             "AsyncK12AIClient", "ClientConfig", "Event", "HTTPStatusError", "Heartbeat", "Job", "JobEnd",
-            "K12AIClient", "K12AIError", "RPCError", "ReplyCode", "ReplyError", "UnreachableError",
-            "WatchError", "WatchItem", "WatchState", "reply_message", "to_envelope",
+            "K12AIClient", "K12AIError", "LocalFileError", "RPCError", "ReplyCode", "ReplyError",
+            "UnreachableError", "WatchError", "WatchItem", "WatchState", "reply_message", "to_envelope",
         ]
     )  # fmt: skip
     for name in k12ai_client.__all__:
