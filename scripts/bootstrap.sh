@@ -10,9 +10,10 @@ ensure_venv() {
   # shellcheck disable=SC1091
   source .venv/bin/activate
   local stamp=".venv/.installed-${extras}"
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
     python -m pip install --quiet --upgrade pip
-    python -m pip install --quiet -e ".[${extras}]"
+    # constraints.txt: the versions the suite passed with (scripts/lock writes it).
+    python -m pip install --quiet -c constraints.txt -e ".[${extras}]"
     touch "$stamp"
   fi
 }
