@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 import psutil
 
 from k12ai_api.v1 import common_pb2
-from k12ai_client import AsyncK12AIClient, Event, JobEnd, to_envelope
-from tests.conftest import example
+from k12ai_client import AsyncK12AIClient, ClientConfig, Event, JobEnd, to_envelope
+from tests.conftest import ServerProcess, assert_eventually, example
 
 
 def slow_training(uuid: str = "slow") -> dict[str, Any]:
@@ -66,3 +67,13 @@ def worker_of(job_id: str) -> psutil.Process:
     if not found:
         raise AssertionError(f"no worker process for {job_id} (pid {os.getpid()} looked)")
     return found[0]
+
+
+async def running_then_server_killed(start: Callable[..., ServerProcess], body: dict[str, Any]) -> str:
+    """Start the training on a server process, then kill -9 that server once the job runs."""
+    server = start()
+    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user="test")) as client:
+        reply = await client.train(body)
+        await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 120)
+    server.kill()
+    return reply.job_id

@@ -17,7 +17,7 @@ from k12ai_client import AsyncK12AIClient, ClientConfig, reply_message, to_envel
 from k12ai_server.app import Server
 from tests.conftest import ServerProcess, assert_eventually, example
 from tests.docker.conftest import start_docker_server
-from tests.jobs import events_of, run_to_end, slow_training, state_is, states
+from tests.jobs import events_of, run_to_end, running_then_server_killed, slow_training, state_is, states
 
 pytestmark = pytest.mark.docker
 
@@ -34,16 +34,6 @@ def write_iris_csv(path: Path) -> Path:
 def container_of(job_id: str) -> Any:
     [container] = docker.from_env().containers.list(all=True, filters={"label": f"k12ai.job_id={job_id}"})
     return container
-
-
-async def running_then_server_killed(start: Callable[..., ServerProcess], body: dict[str, Any]) -> str:
-    """Start the training on a server process, then kill -9 that server once the job runs."""
-    server = start()
-    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{server.grpc_port}", user="test")) as client:
-        reply = await client.train(body)
-        await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 120)
-    server.kill()
-    return reply.job_id
 
 
 async def test_training_runs_in_a_named_labelled_confined_container(

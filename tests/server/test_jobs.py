@@ -16,7 +16,15 @@ from k12ai_client import AsyncK12AIClient, ClientConfig, Event, ReplyError, to_e
 from k12ai_contract.rundir import RunDir
 from k12ai_server.app import Server
 from tests.conftest import ServerProcess, assert_eventually, example
-from tests.jobs import events_of, run_to_end, slow_training, state_is, states, worker_of
+from tests.jobs import (
+    events_of,
+    run_to_end,
+    running_then_server_killed,
+    slow_training,
+    state_is,
+    states,
+    worker_of,
+)
 
 Code = common_pb2.ReplyCode
 SEED_ENVELOPE_KEYS = {"version", "type", "tag", "op", "user", "service_uuid", "timestamp", "datetime"}
@@ -138,22 +146,18 @@ async def test_finished_jobs_survive_a_server_restart(server_process: Callable[.
 async def test_a_job_that_ended_while_the_server_was_down_ends_when_its_worker_did(
     server_process: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:
-    first = server_process()
-    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{first.grpc_port}")) as client:
-        reply = await client.train(slow_training("ended-unseen"))
-        await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
-    first.kill()
-    worker = worker_of(reply.job_id)
+    job_id = await running_then_server_killed(server_process, slow_training("ended-unseen"))
+    worker = worker_of(job_id)
     worker.terminate()
     worker.wait(timeout=60)
     restarted_ms = time.time_ns() // 1_000_000
     second = server_process()
     async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{second.grpc_port}")) as client:
-        events, end = await asyncio.wait_for(events_of(client, reply.job_id), 60)
-        job = await client.get_job(reply.job_id)
+        events, end = await asyncio.wait_for(events_of(client, job_id), 60)
+        job = await client.get_job(job_id)
     assert end.state == "failed" and "killed by SIGTERM" in job.reason
     # The worker's exit file, written as it exited, dates the end: not the restart that noticed it.
-    exit_file = RunDir(tmp_path / "state" / "jobs" / reply.job_id).exit_code
+    exit_file = RunDir(tmp_path / "state" / "jobs" / job_id).exit_code
     assert job.ended_at == exit_file.stat().st_mtime_ns // 1_000_000 <= restarted_ms
     assert events[-1].timestamp == job.ended_at
 
@@ -161,16 +165,12 @@ async def test_a_job_that_ended_while_the_server_was_down_ends_when_its_worker_d
 async def test_a_job_running_across_a_restart_is_readopted(
     server_process: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:
-    first = server_process()
-    async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{first.grpc_port}")) as client:
-        reply = await client.train(slow_training("readopt"))
-        await assert_eventually(lambda: state_is(client, reply.job_id, "running"), 60)
-    first.kill()  # kill -9: no chance to clean up
+    job_id = await running_then_server_killed(server_process, slow_training("readopt"))
     second = server_process()
     async with AsyncK12AIClient(ClientConfig(target=f"127.0.0.1:{second.grpc_port}", user="test")) as client:
-        assert (await client.get_job(reply.job_id)).state == "running"
+        assert (await client.get_job(job_id)).state == "running"
         await client.train({**slow_training("readopt"), "op": "train.stop", "service_params": {}})
-        events, end = await asyncio.wait_for(events_of(client, reply.job_id), 60)
+        events, end = await asyncio.wait_for(events_of(client, job_id), 60)
         assert end.state == "stopped"
         seqs = [e.seq for e in events]
         assert seqs == sorted(set(seqs))
